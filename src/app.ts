@@ -1,0 +1,31 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { appRouter } from './apps/app-router.js';
+import type { Container } from './container.js';
+import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { requestContext } from './http/request-context.js';
+import { opsRouter } from './ops/ops-router.js';
+
+/** Builds the HTTP app from a ready container. Does no I/O itself. */
+export function createApp(container: Container): Express {
+  const { config, logger } = container;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext(logger, container.httpLatency));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: { 'img-src': ["'self'", 'data:'], 'script-src': ["'self'"] },
+      },
+    }),
+  );
+  app.use(express.json({ limit: config.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+
+  app.use(opsRouter({ mongo: container.mongo, redis: container.redis, registry: container.metrics }));
+  app.use(appRouter({ apps: container.apps, access: container.access, validators: container.validators }));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+
+export type Role = 'api' | 'worker' | 'all';
+export type NodeEnv = 'production' | 'development' | 'test';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly nodeEnv: NodeEnv;
+  readonly port: number;
+  readonly mongodbUrl: string;
+  readonly redisUrl: string;
+  /** 32+ bytes; every per-app pseudonym key, export key and signing key is derived from it. */
+  readonly masterKey: Buffer;
+  readonly masterKeyGenerated: boolean;
+  readonly bootstrapAdminKey: string | undefined;
+  readonly role: Role;
+  readonly logLevel: LogLevel;
+  readonly guardBucketSeconds: number;
+  /** Prefix for every BullMQ queue and Redis key, so several installs (or test files) can share one Redis. */
+  readonly queuePrefix: string;
+  readonly bodyLimitBytes: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`);
+  }
+  return raw as T;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be an integer (got "${raw}")`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${value})`);
+  return value;
+}
+
+function url(env: Env, name: string, fallback: string, schemes: readonly string[]): string {
+  const raw = env[name] || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!schemes.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${schemes.join(' or ')}`);
+  }
+  return raw;
+}
+
+function masterKey(env: Env, nodeEnv: NodeEnv): { key: Buffer; generated: boolean } {
+  const raw = env.MASTER_KEY;
+  if (raw === undefined || raw === '') {
+    if (nodeEnv === 'production') throw new ConfigError('MASTER_KEY', 'is required in production');
+    return { key: randomBytes(32), generated: true };
+  }
+  // Accept hex (64+ chars) or base64 (44+ chars); either way at least 32 bytes of key material.
+  const key = /^[0-9a-fA-F]+$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length < 32) {
+    throw new ConfigError('MASTER_KEY', 'must be at least 32 bytes, hex or base64 encoded (try: openssl rand -hex 32)');
+  }
+  return { key, generated: false };
+}
+
+/** Parses the environment once. Throws ConfigError naming the offending variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', ['production', 'development', 'test'], 'development');
+  const bootstrap = env.BOOTSTRAP_ADMIN_KEY || undefined;
+  if (bootstrap !== undefined && bootstrap.length < 24) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_KEY', 'must be at least 24 characters');
+  }
+  const { key, generated } = masterKey(env, nodeEnv);
+  return Object.freeze({
+    nodeEnv,
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    mongodbUrl: url(env, 'MONGODB_URL', 'mongodb://127.0.0.1:27017/otaguard', ['mongodb:', 'mongodb+srv:']),
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    masterKey: key,
+    masterKeyGenerated: generated,
+    bootstrapAdminKey: bootstrap,
+    role: oneOf<Role>(env, 'ROLE', ['api', 'worker', 'all'], 'all'),
+    logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    guardBucketSeconds: integer(env, 'GUARD_BUCKET_SECONDS', 60, 1, 3600),
+    queuePrefix: oneOfPattern(env, 'QUEUE_PREFIX', /^[a-zA-Z0-9_-]{1,40}$/, 'otaguard'),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 16_777_216),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+  });
+}
+
+function oneOfPattern(env: Env, name: string, pattern: RegExp, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!pattern.test(raw)) throw new ConfigError(name, `must match ${pattern.source}`);
+  return raw;
+}
+
+/** Test and tooling helper: a config with overrides and no environment lookups beyond `env`. */
+export function testConfig(overrides: Partial<Config> = {}, env: Env = {}): Config {
+  return Object.freeze({ ...loadConfig({ NODE_ENV: 'test', ...env }), ...overrides });
+}

@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import type { Connection } from 'mongoose';
+import type { Histogram, Registry } from 'prom-client';
+import { AccessService } from './access/access-service.js';
+import { MongoApiKeyStore } from './access/api-key-store.js';
+import { AppService } from './apps/app-service.js';
+import { MongoAppStore } from './apps/app-store.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import {
+  connectMongo,
+  createRedis,
+  ensureIndexes,
+  requestRedisOptions,
+  waitForRedis,
+} from './connections.js';
+import { KeyRing } from './crypto/keys.js';
+import { Pseudonyms } from './crypto/pseudonyms.js';
+import { RequestValidators } from './http/validation.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetricsRegistry } from './ops/metrics-registry.js';
+import { Queues } from './queues.js';
+
+/** The object graph, built once. Routers and job processors take what they need from it. */
+export interface Container {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly mongo: Connection;
+  readonly redis: Redis;
+  readonly queues: Queues;
+  readonly metrics: Registry;
+  readonly httpLatency: Histogram<'method' | 'route' | 'status'>;
+  readonly keyRing: KeyRing;
+  readonly pseudonyms: Pseudonyms;
+  readonly validators: RequestValidators;
+  readonly access: AccessService;
+  readonly apps: AppService;
+  /** Closes what the container opened, in reverse order. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ContainerOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Skip waiting for Redis at start-up (readiness tests start with it down). */
+  lazyRedis?: boolean;
+}
+
+export async function createContainer(config: Config, options: ContainerOptions = {}): Promise<Container> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+
+  const mongo = await connectMongo(config.mongodbUrl);
+  const redis = createRedis(config.redisUrl, requestRedisOptions());
+  if (!options.lazyRedis) await waitForRedis(redis);
+  // Producers fail fast when Redis is down (no offline queue): the HTTP caller gets a 503.
+  const queues = new Queues({ url: config.redisUrl, maxRetriesPerRequest: null, enableOfflineQueue: false }, config.queuePrefix);
+  const { registry: metrics, httpLatency } = createMetricsRegistry();
+
+  const keyRing = new KeyRing(config.masterKey);
+  const pseudonyms = new Pseudonyms(keyRing);
+  const validators = new RequestValidators();
+
+  const access = new AccessService(new MongoApiKeyStore(mongo), clock);
+  const apps = new AppService(new MongoAppStore(mongo), clock);
+
+  await ensureIndexes(mongo);
+  if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      await queues.close().catch(() => undefined);
+      redis.disconnect();
+      await mongo.close().catch(() => undefined);
+    })());
+
+  return {
+    config,
+    logger,
+    clock,
+    mongo,
+    redis,
+    queues,
+    metrics,
+    httpLatency,
+    keyRing,
+    pseudonyms,
+    validators,
+    access,
+    apps,
+    close,
+  };
+}
