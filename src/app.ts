@@ -23,7 +23,7 @@ export function createApp(container: Container): Express {
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
 
   app.use(opsRouter({ mongo: container.mongo, redis: container.redis, registry: container.metrics }));
-  app.use(appRouter({ apps: container.apps, access: container.access, validators: container.validators }));
+  app.use(appRouter(container));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

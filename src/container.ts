@@ -4,6 +4,8 @@ import type { Histogram, Registry } from 'prom-client';
 import { AccessService } from './access/access-service.js';
 import { MongoApiKeyStore } from './access/api-key-store.js';
 import { AppService } from './apps/app-service.js';
+import { AuditLog } from './audit/audit-log.js';
+import { MongoAuditStore } from './audit/audit-store.js';
 import { MongoAppStore } from './apps/app-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -36,6 +38,7 @@ export interface Container {
   readonly validators: RequestValidators;
   readonly access: AccessService;
   readonly apps: AppService;
+  readonly audit: AuditLog;
   /** Closes what the container opened, in reverse order. Idempotent. */
   close(): Promise<void>;
 }
@@ -64,6 +67,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   const access = new AccessService(new MongoApiKeyStore(mongo), clock);
   const apps = new AppService(new MongoAppStore(mongo), clock);
+  const audit = new AuditLog(new MongoAuditStore(mongo), clock);
 
   await ensureIndexes(mongo);
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
@@ -90,6 +94,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     validators,
     access,
     apps,
+    audit,
     close,
   };
 }

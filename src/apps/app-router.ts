@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { AccessService } from '../access/access-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { principalOf, requirePermission } from '../http/auth.js';
 import type { RequestValidators, ValidatedRequest } from '../http/validation.js';
 import { validate } from '../http/validation.js';
@@ -13,13 +14,19 @@ export function appView(app: AppRecord): AppView {
   return { appId: app.appId, name: app.name, createdAt: app.createdAt.toISOString() };
 }
 
-export function appRouter(deps: { apps: AppService; access: AccessService; validators: RequestValidators }): Router {
-  const { apps, access, validators } = deps;
+export function appRouter(deps: {
+  apps: AppService;
+  access: AccessService;
+  audit: AuditLog;
+  validators: RequestValidators;
+}): Router {
+  const { apps, access, audit, validators } = deps;
   const router = Router();
 
   router.post('/v1/apps', requirePermission(access, 'apps:write'), validate(validators, 'createApp'), async (_req, res) => {
     const { body } = res.locals.input as ValidatedRequest;
     const { app, ingestKey } = await apps.create(body as components['schemas']['CreateAppRequest']);
+    await audit.record({ actor: principalOf(res).keyId, action: 'app.create', target: `app:${app.appId}` });
     res.status(201).json({ ...appView(app), ingestKey });
   });
 
