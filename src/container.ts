@@ -21,6 +21,8 @@ import { Pseudonyms } from './crypto/pseudonyms.js';
 import { RequestValidators } from './http/validation.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './ops/metrics-registry.js';
+import type { AcceptedEventsListener } from './ingest/stored-event.js';
+import { MongoSuppressionStore, type SuppressionStore } from './ingest/suppression-store.js';
 import { Queues } from './queues.js';
 
 /** The object graph, built once. Routers and job processors take what they need from it. */
@@ -39,6 +41,9 @@ export interface Container {
   readonly access: AccessService;
   readonly apps: AppService;
   readonly audit: AuditLog;
+  readonly suppressions: SuppressionStore;
+  /** Ingest notifies these after each durable write; metrics registers its aggregator here. */
+  readonly acceptedEvents: AcceptedEventsListener[];
   /** Closes what the container opened, in reverse order. Idempotent. */
   close(): Promise<void>;
 }
@@ -68,6 +73,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const access = new AccessService(new MongoApiKeyStore(mongo), clock);
   const apps = new AppService(new MongoAppStore(mongo), clock);
   const audit = new AuditLog(new MongoAuditStore(mongo), clock);
+  const suppressions = new MongoSuppressionStore(mongo);
+  const acceptedEvents: AcceptedEventsListener[] = [];
 
   await ensureIndexes(mongo);
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
@@ -95,6 +102,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     access,
     apps,
     audit,
+    suppressions,
+    acceptedEvents,
     close,
   };
 }

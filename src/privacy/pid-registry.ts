@@ -9,9 +9,16 @@ export interface PidCollectionMeta {
   retention: string;
   /** Field holding the pid; `pid` unless stated. */
   pidField?: string;
+  /**
+   * Kept on erasure, with the legal basis stated (the suppression list must outlive the data it
+   * suppresses, or the device's next event would be stored again). Still included in access and export.
+   */
+  keepOnErasure?: { legalBasis: string };
 }
 
-const registry = new WeakMap<Schema, Required<PidCollectionMeta>>();
+type RegisteredMeta = Required<Omit<PidCollectionMeta, 'keepOnErasure'>> & Pick<PidCollectionMeta, 'keepOnErasure'>;
+
+const registry = new WeakMap<Schema, RegisteredMeta>();
 
 /**
  * Every schema with a pid calls this next to its definition. Access, export and erasure walk exactly the
@@ -24,7 +31,7 @@ export function markPidCollection(schema: Schema, meta: PidCollectionMeta): void
 export interface PidCollection {
   model: Model<Record<string, unknown>>;
   collectionName: string;
-  meta: Required<PidCollectionMeta>;
+  meta: RegisteredMeta;
 }
 
 export function pidCollections(connection: Connection): PidCollection[] {

@@ -1,0 +1,74 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import { rawCollection } from '../connections.js';
+import { markPidCollection } from '../privacy/pid-registry.js';
+
+export type SuppressionReason = 'erasure' | 'objection';
+
+export interface Suppression {
+  appId: string;
+  pid: string;
+  reason: SuppressionReason;
+  /** For objections, the purpose objected to (GDPR Art. 21). */
+  purpose?: string;
+  requestId?: string;
+  at: Date;
+}
+
+/** Devices whose data was erased or who objected. Ingest checks it synchronously before any write. */
+export interface SuppressionStore {
+  /** Idempotent: suppressing twice keeps the first record. */
+  add(suppression: Suppression): Promise<void>;
+  /** The subset of `pids` that is suppressed for this app. */
+  suppressed(appId: string, pids: readonly string[]): Promise<Set<string>>;
+}
+
+interface SuppressionDoc extends Suppression {
+  _id: string;
+}
+
+const suppressionSchema = new Schema<SuppressionDoc>(
+  {
+    _id: { type: String, required: true },
+    appId: { type: String, required: true },
+    pid: { type: String, required: true },
+    reason: { type: String, required: true },
+    purpose: String,
+    requestId: String,
+    at: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'suppressions' },
+);
+markPidCollection(suppressionSchema, {
+  category: 'suppression record',
+  purpose: 'refuse further telemetry from a device that asked for erasure or objected',
+  retention: 'kept while the app exists',
+  keepOnErasure: { legalBasis: 'GDPR Art. 17(3)(b) and 21: needed to honour the erasure or objection itself' },
+});
+
+const idOf = (appId: string, pid: string): string => `${appId}:${pid}`;
+
+export class MongoSuppressionStore implements SuppressionStore {
+  readonly model: Model<SuppressionDoc>;
+
+  constructor(connection: Connection) {
+    this.model = connection.model<SuppressionDoc>('Suppression', suppressionSchema);
+  }
+
+  async add(suppression: Suppression): Promise<void> {
+    const { appId, pid } = suppression;
+    await rawCollection(this.model).updateOne(
+      { _id: idOf(appId, pid) },
+      { $setOnInsert: { _id: idOf(appId, pid), ...suppression } },
+      { upsert: true },
+    );
+  }
+
+  async suppressed(appId: string, pids: readonly string[]): Promise<Set<string>> {
+    if (pids.length === 0) return new Set();
+    // Looked up by _id, the primary key: one round trip for a whole batch.
+    const docs = await rawCollection(this.model)
+      .find({ _id: { $in: [...new Set(pids)].map((pid) => idOf(appId, pid)) } }, { projection: { pid: 1 } })
+      .toArray();
+    return new Set(docs.map((doc) => doc.pid));
+  }
+}
