@@ -67,10 +67,10 @@ up() {
     local ferret; ferret=$(ferretdb_bin)
     mkdir -p "$DATA_DIR"
     nohup "$ferret" --handler=sqlite --sqlite-url="file:$DATA_DIR/" --state-dir="$DATA_DIR" \
-      --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --log-level=warn \
+      --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --log-level=warn --debug-addr=- \
       >"$DATA_DIR/ferretdb.log" 2>&1 &
     echo $! >"$DATA_DIR/ferretdb.pid"
-    wait_for "$MONGO_PORT" ferretdb
+    wait_for "$MONGO_PORT" ferretdb || { tail -n 20 "$DATA_DIR/ferretdb.log" >&2; exit 1; }
     log "FerretDB started on $MONGO_PORT (data in $DATA_DIR)"
   fi
 }
