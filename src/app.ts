@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import { apiKeyRouter } from './access/api-key-router.js';
 import { appRouter } from './apps/app-router.js';
+import { auditRouter } from './audit/audit-router.js';
 import type { Container } from './container.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
@@ -12,6 +14,8 @@ export function createApp(container: Container): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // The client address feeds the auth-failure throttle; trust X-Forwarded-For only from configured proxies.
+  app.set('trust proxy', config.trustProxy);
   app.use(requestContext(logger, container.httpLatency));
   app.use(
     helmet({
@@ -24,6 +28,8 @@ export function createApp(container: Container): Express {
 
   app.use(opsRouter({ mongo: container.mongo, redis: container.redis, registry: container.metrics }));
   app.use(appRouter(container));
+  app.use(apiKeyRouter(container));
+  app.use(auditRouter(container));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

@@ -20,6 +20,10 @@ export interface Config {
   readonly queuePrefix: string;
   readonly bodyLimitBytes: number;
   readonly shutdownTimeoutMs: number;
+  /** Reverse-proxy hops to trust for the client address (express `trust proxy`); 0 = use the socket address. */
+  readonly trustProxy: number;
+  /** Failed authentications per source per minute before the source is blocked for 5 minutes (429). */
+  readonly authFailureLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +107,8 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: oneOfPattern(env, 'QUEUE_PREFIX', /^[a-zA-Z0-9_-]{1,40}$/, 'otaguard'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 16_777_216),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
+    authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 1, 100_000),
   });
 }
 

@@ -3,6 +3,7 @@ import type { Connection } from 'mongoose';
 import type { Histogram, Registry } from 'prom-client';
 import { AccessService } from './access/access-service.js';
 import { MongoApiKeyStore } from './access/api-key-store.js';
+import { DEFAULT_AUTH_THROTTLE, RedisAuthThrottle } from './access/auth-throttle.js';
 import { AppService } from './apps/app-service.js';
 import { AuditLog } from './audit/audit-log.js';
 import { MongoAuditStore } from './audit/audit-store.js';
@@ -70,9 +71,13 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const pseudonyms = new Pseudonyms(keyRing);
   const validators = new RequestValidators();
 
-  const access = new AccessService(new MongoApiKeyStore(mongo), clock);
+  const authThrottle = new RedisAuthThrottle(redis, config.queuePrefix, keyRing.derive('auth-throttle'), {
+    ...DEFAULT_AUTH_THROTTLE,
+    failures: config.authFailureLimit,
+  });
+  const access = new AccessService(new MongoApiKeyStore(mongo), clock, authThrottle);
   const apps = new AppService(new MongoAppStore(mongo), clock);
-  const audit = new AuditLog(new MongoAuditStore(mongo), clock);
+  const audit = new AuditLog(new MongoAuditStore(mongo), clock, keyRing.derive('audit-mac'));
   const suppressions = new MongoSuppressionStore(mongo);
   const acceptedEvents: AcceptedEventsListener[] = [];
 

@@ -1,7 +1,10 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import { sha256Hex } from '../crypto/keys.js';
-import type { AuditEntry, AuditFilter, AuditStore } from './audit-store.js';
+import { UnavailableError } from '../errors.js';
+import { normaliseDetails } from './audit-details.js';
+import type { AuditAnchor, AuditEntry, AuditFilter, AuditStore } from './audit-store.js';
 
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 export const SYSTEM_ACTOR = 'system';
@@ -11,49 +14,57 @@ export interface AuditRecord {
   actor: string;
   action: string;
   target: string;
+  /** The app concerned, when there is one: keys scoped to other apps do not see the entry. */
+  appId?: string;
   outcome?: 'success' | 'failure';
-  /** Never a raw device id or a secret: pids, ids and counts only. */
+  /** Never a raw device id or a secret: pids, ids and counts only. Sensitive-looking keys are redacted. */
   details?: Record<string, unknown>;
 }
 
+export type AuditBreak = 'sequence_gap' | 'link_broken' | 'entry_modified' | 'tail_truncated' | 'anchor_invalid' | 'anchor_missing';
+
 export interface AuditVerification {
   valid: boolean;
+  /** Entries that verified, in chain order, before the first problem. */
   checked: number;
+  /** Chain position where trust ends: the first missing, altered or unlinked entry. */
   firstBrokenAt?: number;
+  reason?: AuditBreak;
+  /** The last verified entry: pin it outside otaguard to detect a rolled-back anchor later. */
+  head?: { seq: number; hash: string };
 }
 
-function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
-  return sha256Hex(canonicalJson(entry));
-}
+const MAX_ATTEMPTS = 100;
+
+type Position = { seq: number; hash: string };
 
 /**
- * Append-only, hash-chained audit log. Each entry stores the previous entry's hash; the chain position is
- * the document _id, so two processes appending at once cannot both take the same place — the loser
- * re-reads the head and tries again. Editing or deleting any entry breaks verification from there on.
+ * Append-only, hash-chained, MAC-ed audit log.
+ *
+ * - Each entry stores the previous entry's hash (the first the genesis value) and its own SHA-256 over
+ *   its canonical JSON, plus an HMAC of that hash under a key derived from MASTER_KEY. Editing an entry
+ *   breaks its hash; recomputing the chain after an edit needs the MAC key, which never touches the DB.
+ * - The chain position is the document _id, so two processes cannot take the same place; the loser
+ *   re-reads the head and tries again. Appends are serialised within a process, so races are only ever
+ *   between processes.
+ * - An anchor (highest position and its hash, MAC-ed) lives in its own collection and only moves
+ *   forward, so deleting the tail is detected; appends after a truncation link to the anchor, leaving the
+ *   gap visible rather than healing it.
  */
 export class AuditLog {
+  private tail: Promise<unknown> = Promise.resolve();
+  private lastWritten: Position | undefined;
+
   constructor(
     private readonly store: AuditStore,
     private readonly clock: Clock,
+    private readonly macKey: Buffer,
   ) {}
 
-  async record(record: AuditRecord): Promise<AuditEntry> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const head = await this.store.head();
-      const unhashed: Omit<AuditEntry, 'hash'> = {
-        seq: (head?.seq ?? 0) + 1,
-        at: this.clock.now(),
-        actor: record.actor,
-        action: record.action,
-        target: record.target,
-        outcome: record.outcome ?? 'success',
-        details: record.details ?? {},
-        prevHash: head?.hash ?? AUDIT_GENESIS_HASH,
-      };
-      const entry = { ...unhashed, hash: entryHash(unhashed) };
-      if (await this.store.insert(entry)) return entry;
-    }
-    throw new Error('audit log append kept losing the race');
+  record(record: AuditRecord): Promise<AuditEntry> {
+    const run = this.tail.then(() => this.append(record));
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   async find(filter: AuditFilter): Promise<AuditEntry[]> {
@@ -61,18 +72,84 @@ export class AuditLog {
   }
 
   async verify(): Promise<AuditVerification> {
+    // Read the anchor first: every position it names was written before it, so the scan must find it.
+    const anchor = await this.store.anchor();
     let checked = 0;
-    let expectedSeq = 1;
-    let prevHash = AUDIT_GENESIS_HASH;
+    let prev: Position = { seq: 0, hash: AUDIT_GENESIS_HASH };
+    let hashAtAnchor: string | undefined;
+    const broken = (firstBrokenAt: number, reason: AuditBreak): AuditVerification => ({
+      valid: false,
+      checked,
+      firstBrokenAt,
+      reason,
+      ...(prev.seq > 0 ? { head: prev } : {}),
+    });
     for await (const entry of this.store.scan()) {
-      const { hash, ...unhashed } = entry;
-      if (entry.seq !== expectedSeq || entry.prevHash !== prevHash || entryHash(unhashed) !== hash) {
-        return { valid: false, checked, firstBrokenAt: expectedSeq };
-      }
+      const expected = prev.seq + 1;
+      if (entry.seq !== expected) return broken(expected, 'sequence_gap');
+      const { hash, mac, ...unhashed } = entry;
+      if (this.hashOf(unhashed) !== hash || !this.macMatches(hash, mac)) return broken(expected, 'entry_modified');
+      if (entry.prevHash !== prev.hash) return broken(expected, 'link_broken');
       checked++;
-      expectedSeq++;
-      prevHash = hash;
+      prev = { seq: entry.seq, hash };
+      if (anchor && entry.seq === anchor.seq) hashAtAnchor = hash;
     }
-    return { valid: true, checked };
+    if (anchor) {
+      if (!this.macMatches(anchor.hash, anchor.mac)) return broken(Math.min(anchor.seq, checked + 1), 'anchor_invalid');
+      if (checked < anchor.seq) return broken(checked + 1, 'tail_truncated');
+      if (hashAtAnchor !== anchor.hash) return broken(anchor.seq, 'tail_truncated');
+    } else if (checked > 0) {
+      return broken(1, 'anchor_missing');
+    }
+    return { valid: true, checked, ...(prev.seq > 0 ? { head: prev } : {}) };
+  }
+
+  private async append(record: AuditRecord): Promise<AuditEntry> {
+    let base = this.lastWritten ?? (await this.readBase());
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const unhashed: Omit<AuditEntry, 'hash' | 'mac'> = {
+        seq: base.seq + 1,
+        at: this.clock.now(),
+        actor: record.actor,
+        action: record.action,
+        target: record.target,
+        ...(record.appId !== undefined ? { appId: record.appId } : {}),
+        outcome: record.outcome ?? 'success',
+        details: normaliseDetails(record.details ?? {}),
+        prevHash: base.hash,
+      };
+      const hash = this.hashOf(unhashed);
+      const entry: AuditEntry = { ...unhashed, hash, mac: this.macOf(hash) };
+      if (await this.store.insert(entry)) {
+        this.lastWritten = { seq: entry.seq, hash };
+        await this.store.advanceAnchor({ seq: entry.seq, hash, mac: entry.mac });
+        return entry;
+      }
+      // Another process took the position: back off a little (more each time) and re-read the head.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 2)));
+      base = await this.readBase();
+    }
+    throw new UnavailableError('The audit log is busy; retry', 1);
+  }
+
+  /** The position to append after: the stored head, or the anchor when the tail was cut off. */
+  private async readBase(): Promise<Position> {
+    const [head, anchor]: [AuditEntry | null, AuditAnchor | null] = await Promise.all([this.store.head(), this.store.anchor()]);
+    if (anchor && (!head || anchor.seq > head.seq)) return { seq: anchor.seq, hash: anchor.hash };
+    return head ? { seq: head.seq, hash: head.hash } : { seq: 0, hash: AUDIT_GENESIS_HASH };
+  }
+
+  private hashOf(unhashed: Omit<AuditEntry, 'hash' | 'mac'>): string {
+    return sha256Hex(canonicalJson(unhashed));
+  }
+
+  private macOf(hash: string): string {
+    return createHmac('sha256', this.macKey).update(`audit:${hash}`).digest('hex');
+  }
+
+  private macMatches(hash: string, mac: unknown): boolean {
+    const expected = Buffer.from(this.macOf(hash), 'hex');
+    const given = typeof mac === 'string' && /^[0-9a-f]{64}$/.test(mac) ? Buffer.from(mac, 'hex') : Buffer.alloc(0);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 }

@@ -9,10 +9,22 @@ export interface AuditEntry {
   actor: string;
   action: string;
   target: string;
+  /** The app the action concerns, when there is one: scoped keys see only their apps' entries. */
+  appId?: string;
   outcome: 'success' | 'failure';
   details: Record<string, unknown>;
   prevHash: string;
+  /** SHA-256 over the canonical JSON of every other field: anyone can check the links. */
   hash: string;
+  /** HMAC-SHA256 of `hash` under a key derived from MASTER_KEY: only otaguard can mint a valid entry. */
+  mac: string;
+}
+
+/** The highest chain position ever written, kept apart from the entries so a truncated tail shows. */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+  mac: string;
 }
 
 export interface AuditFilter {
@@ -20,6 +32,10 @@ export interface AuditFilter {
   to?: Date;
   action?: string;
   actor?: string;
+  /** Only entries of these apps (scoped readers); undefined = every entry. */
+  appIds?: readonly string[];
+  /** Entries after this chain position (paging). */
+  after?: number;
   limit: number;
 }
 
@@ -30,10 +46,17 @@ export interface AuditStore {
   find(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in chain order, streamed. */
   scan(): AsyncIterable<AuditEntry>;
+  anchor(): Promise<AuditAnchor | null>;
+  /** Moves the anchor forward to `anchor`; never backwards. */
+  advanceAnchor(anchor: AuditAnchor): Promise<void>;
 }
 
 interface AuditDoc extends Omit<AuditEntry, 'seq'> {
   _id: number;
+}
+
+interface AnchorDoc extends AuditAnchor {
+  _id: string;
 }
 
 const auditSchema = new Schema<AuditDoc>(
@@ -43,25 +66,43 @@ const auditSchema = new Schema<AuditDoc>(
     actor: { type: String, required: true },
     action: { type: String, required: true },
     target: { type: String, required: true },
+    appId: String,
     outcome: { type: String, required: true },
     details: { type: Schema.Types.Mixed, default: {} },
     prevHash: { type: String, required: true },
     hash: { type: String, required: true },
+    mac: { type: String, required: true },
   },
   { versionKey: false, collection: 'audit_entries', minimize: false },
 );
-// GET /v1/audit filters by time, then action or actor.
+// GET /v1/audit filters by time, then action or actor; scoped readers by app.
 auditSchema.index({ at: 1 });
 auditSchema.index({ action: 1, at: 1 });
 auditSchema.index({ actor: 1, at: 1 });
+auditSchema.index({ appId: 1, at: 1 });
+
+const anchorSchema = new Schema<AnchorDoc>(
+  {
+    _id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    hash: { type: String, required: true },
+    mac: { type: String, required: true },
+  },
+  { versionKey: false, collection: 'audit_anchor' },
+);
+
+const ANCHOR_ID = 'head';
+const DUPLICATE_KEY = 11000;
 
 const toEntry = ({ _id, ...rest }: AuditDoc): AuditEntry => ({ seq: _id, ...rest });
 
 export class MongoAuditStore implements AuditStore {
   readonly model: Model<AuditDoc>;
+  readonly anchorModel: Model<AnchorDoc>;
 
   constructor(connection: Connection) {
     this.model = connection.model<AuditDoc>('AuditEntry', auditSchema);
+    this.anchorModel = connection.model<AnchorDoc>('AuditAnchor', anchorSchema);
   }
 
   async head(): Promise<AuditEntry | null> {
@@ -74,18 +115,21 @@ export class MongoAuditStore implements AuditStore {
       await rawCollection(this.model).insertOne({ _id: seq, ...rest });
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code === 11000) return false;
+      if ((err as { code?: number }).code === DUPLICATE_KEY) return false;
       throw err;
     }
   }
 
   async find(filter: AuditFilter): Promise<AuditEntry[]> {
+    // Every value is a plain string, Date or number put here by the service: never a caller's object.
     const query: Record<string, unknown> = {};
     if (filter.from || filter.to) {
       query.at = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
     }
-    if (filter.action) query.action = filter.action;
-    if (filter.actor) query.actor = filter.actor;
+    if (filter.action !== undefined) query.action = String(filter.action);
+    if (filter.actor !== undefined) query.actor = String(filter.actor);
+    if (filter.appIds !== undefined) query.appId = { $in: filter.appIds.map(String) };
+    if (filter.after !== undefined) query._id = { $gt: Number(filter.after) };
     const docs = await this.model.find(query).sort({ _id: 1 }).limit(filter.limit).lean<AuditDoc[]>();
     return docs.map(toEntry);
   }
@@ -93,6 +137,24 @@ export class MongoAuditStore implements AuditStore {
   async *scan(): AsyncIterable<AuditEntry> {
     for await (const doc of rawCollection(this.model).find({}).sort({ _id: 1 })) {
       yield toEntry(doc as AuditDoc);
+    }
+  }
+
+  async anchor(): Promise<AuditAnchor | null> {
+    const doc = await this.anchorModel.findById(ANCHOR_ID).lean<AnchorDoc>();
+    return doc ? { seq: doc.seq, hash: doc.hash, mac: doc.mac } : null;
+  }
+
+  async advanceAnchor(anchor: AuditAnchor): Promise<void> {
+    try {
+      // Matches only an older anchor; when a newer one exists the upsert collides on _id and we stop.
+      await rawCollection(this.anchorModel).updateOne(
+        { _id: ANCHOR_ID, seq: { $lt: anchor.seq } },
+        { $set: { seq: anchor.seq, hash: anchor.hash, mac: anchor.mac } },
+        { upsert: true },
+      );
+    } catch (err) {
+      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
     }
   }
 }

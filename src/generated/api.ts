@@ -107,6 +107,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys (never their secrets or hashes), with status and last-used time.
+         * @description Permission `api-keys:manage`. A scoped admin sees only keys inside its own scope.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key (admin only). The secret is returned once, in `key`, and stored only as a hash.
+         * @description Permission `api-keys:manage`. A key scoped to some apps or channels can only create keys inside
+         *     its own scope. Creation is recorded in the audit log (action `api_key.create`).
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key at once, in every api process. Idempotent.
+         * @description Permission `api-keys:manage`. Keys are looked up on every request (no cache), so the next request
+         *     with a revoked key gets 401 everywhere. The last active unscoped admin key cannot be revoked (409
+         *     `last_admin_key`). Recorded in the audit log (action `api_key.revoke`).
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the audit log, oldest first (admin, monitoring).
+         * @description Permission `audit:read`. A key scoped to some apps sees only entries of those apps. Page with
+         *     `after` = the previous page's `nextAfter`.
+         */
+        get: operations["listAuditEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the whole hash chain and its anchor (admin, monitoring).
+         * @description Permission `audit:read`, unscoped keys only (the chain spans every app). Reads every entry;
+         *     `valid: false` names the first position that can no longer be trusted.
+         */
+        get: operations["verifyAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -153,6 +242,101 @@ export interface components {
         };
         AppList: {
             apps: components["schemas"]["App"][];
+        };
+        /**
+         * @description See the roles table in the README.
+         * @enum {string}
+         */
+        ApiRole: "admin" | "developer" | "qa" | "monitoring" | "privacy";
+        /** @description An API key id, e.g. `key_8c1f…`. */
+        ApiKeyId: string;
+        /** @description A release channel, e.g. `production` or `beta`. */
+        ChannelName: string;
+        CreateApiKeyRequest: {
+            /** @description What the key is for, e.g. `ci-deploy`. */
+            name: string;
+            role: components["schemas"]["ApiRole"];
+            /** @description Apps the key may act on; omitted or empty = every app. */
+            appIds?: components["schemas"]["AppId"][];
+            /** @description Channels the key may act on; omitted or empty = every channel (QA keys default to beta, test, qa, staging). */
+            channels?: components["schemas"]["ChannelName"][];
+            /**
+             * Format: date-time
+             * @description After this instant the key is refused (401). Must be in the future.
+             */
+            expiresAt?: string;
+        };
+        ApiKey: {
+            id: components["schemas"]["ApiKeyId"];
+            name: string;
+            role: components["schemas"]["ApiRole"];
+            /** @description Empty = every app. */
+            appIds: string[];
+            /** @description Empty = every channel the role allows. */
+            channels: string[];
+            /** @enum {string} */
+            status: "active" | "revoked" | "expired";
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt?: string;
+            /** Format: date-time */
+            revokedAt?: string;
+            /**
+             * Format: date-time
+             * @description Last successful authentication, to the minute.
+             */
+            lastUsedAt?: string;
+        };
+        CreatedApiKey: components["schemas"]["ApiKey"] & {
+            /** @description The secret (`oga_…`). Shown once; stored only as a SHA-256 hash. */
+            key: string;
+        };
+        ApiKeyList: {
+            keys: components["schemas"]["ApiKey"][];
+        };
+        AuditEntry: {
+            /** @description Position in the chain, from 1. */
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            /** @description API key id, or `system` for automatic actions. */
+            actor: string;
+            /** @description e.g. `app.create`, `api_key.revoke`, `rollout.pause`. */
+            action: string;
+            /** @description What was acted on, e.g. `app:com.example.shop`. */
+            target: string;
+            /** @description The app concerned, when there is one. */
+            appId?: string;
+            /** @enum {string} */
+            outcome: "success" | "failure";
+            /** @description Ids, counts and reasons; never a raw device id or a secret. */
+            details: {
+                [key: string]: unknown;
+            };
+            /** @description Hash of the previous entry (64 zeros for the first). */
+            prevHash: string;
+            /** @description SHA-256 of the canonical JSON of every other field (except the MAC). */
+            hash: string;
+        };
+        AuditEntryList: {
+            entries: components["schemas"]["AuditEntry"][];
+            /** @description Pass as `after` for the next page; absent on the last page. */
+            nextAfter?: number;
+        };
+        AuditVerification: {
+            valid: boolean;
+            /** @description Entries verified before the first problem. */
+            checked: number;
+            /** @description First chain position that is missing, altered or unlinked. */
+            firstBrokenAt?: number;
+            /** @enum {string} */
+            reason?: "sequence_gap" | "link_broken" | "entry_modified" | "tail_truncated" | "anchor_invalid" | "anchor_missing";
+            /** @description The last verified entry. Record it elsewhere to detect a later rollback of the whole tail. */
+            head?: {
+                seq: number;
+                hash: string;
+            };
         };
     };
     responses: {
@@ -393,6 +577,153 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Keys, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. `key` is shown here and never again. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            /** @description `expiry_in_past`: `expiresAt` is not in the future. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The key id (`key_…`) from the create or list response. */
+                id: components["schemas"]["ApiKeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked (or already revoked). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    listAuditEntries: {
+        parameters: {
+            query?: {
+                /** @description Entries at or after this time. */
+                from?: string;
+                /** @description Entries before this time. */
+                to?: string;
+                /** @description Exact action, e.g. `api_key.create`. */
+                action?: string;
+                /** @description Exact actor: an API key id or `system`. */
+                actor?: string;
+                /** @description Only entries with a higher `seq`. */
+                after?: number;
+                /** @description Page size (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Entries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    verifyAuditLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification result (200 whether or not the chain is intact). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
         };
     };
 }

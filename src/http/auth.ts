@@ -16,14 +16,23 @@ function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Default scope: `:appId` in the path, else `appId` in the body; `channel` from the body or query. */
+/** Default scope: `:appId` in the path, else `appId` in the body; `channel` from the path, body or query. */
 export const defaultScope: ScopeOf = (req) => {
   const body = (req.body ?? {}) as Record<string, unknown>;
+  const query = (req.query ?? {}) as Record<string, unknown>;
   return {
     appId: stringOrUndefined(req.params.appId) ?? stringOrUndefined(body.appId),
-    channel: stringOrUndefined(req.params.channel) ?? stringOrUndefined(body.channel),
+    channel: stringOrUndefined(req.params.channel) ?? stringOrUndefined(body.channel) ?? stringOrUndefined(query.channel),
   };
 };
+
+/**
+ * Who is knocking, for the authentication-failure throttle. `req.ip` honours express's `trust proxy`
+ * setting (TRUST_PROXY); the address is only ever stored HMAC-ed (src/access/auth-throttle.ts).
+ */
+export function sourceOf(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
 
 export function principalOf(res: { locals: Record<string, unknown> }): Principal {
   const principal = res.locals.principal as Principal | undefined;
@@ -37,7 +46,7 @@ export function principalOf(res: { locals: Record<string, unknown> }): Principal
  */
 export function requirePermission(access: AccessService, permission: Permission, scopeOf: ScopeOf = defaultScope): RequestHandler {
   return async (req, res, next) => {
-    const principal = await access.authenticate(bearerToken(req));
+    const principal = await access.authenticate(bearerToken(req), sourceOf(req));
     access.authorize(principal, permission, scopeOf(req));
     res.locals.principal = principal;
     next();
