@@ -1,7 +1,8 @@
 /**
  * Audit details are stored and hashed as plain JSON. Normalising before hashing makes what is hashed
- * exactly what the database gives back (no Dates, undefineds, NaNs or `$`-keys that BSON would change
- * or refuse), and drops values under names that usually carry device ids or secrets.
+ * exactly what the database gives back (no Dates, undefineds, NaNs, `$`-keys or arrays of arrays that
+ * BSON or FerretDB would change or refuse), and drops values under names that usually carry device ids
+ * or secrets.
  */
 const SENSITIVE_KEY = /^(device_?id|deviceids|secret|password|token|authorization|api_?key|ingest_?key|key|ip|ip_?address|remote_?address)$/i;
 const MAX_DEPTH = 12;
@@ -22,7 +23,13 @@ function normalise(value: unknown, depth: number): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (depth >= MAX_DEPTH) return '[truncated]';
-  if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((item) => normalise(item, depth + 1) ?? null);
+  if (Array.isArray(value)) {
+    // FerretDB refuses arrays directly inside arrays: an inner array is kept as its JSON text.
+    return value.slice(0, MAX_ITEMS).map((item) => {
+      const inner = normalise(item, depth + 1);
+      return Array.isArray(inner) ? JSON.stringify(inner) : inner;
+    });
+  }
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value as Record<string, unknown>).slice(0, MAX_ITEMS)) {
