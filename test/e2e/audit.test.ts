@@ -4,7 +4,8 @@ import { canonicalJson } from '../../src/crypto/canonical-json.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 let ctx: TestContext;
-const entries = () => ctx.container.mongo.db!.collection<Record<string, unknown>>('audit_entries');
+type StoredEntry = { _id: number } & Record<string, unknown>;
+const entries = () => ctx.container.mongo.db!.collection<StoredEntry>('audit_entries');
 const anchor = () => ctx.container.mongo.db!.collection<Record<string, unknown>>('audit_anchor');
 
 async function resetLog(count: number): Promise<void> {
@@ -38,21 +39,21 @@ describe('tamper evidence', () => {
   it('verifies an untouched chain and reports its head', async () => {
     const result = await verify();
     expect(result).toMatchObject({ valid: true, checked: 10, head: { seq: 10 } });
-    const last = await entries().findOne({ _id: 10 as never });
+    const last = await entries().findOne({ _id: 10 });
     expect(result.head?.hash).toBe(last?.hash);
   });
 
   it('detects an edited detail, actor, time or outcome', async () => {
-    await entries().updateOne({ _id: 4 as never }, { $set: { 'details.i': 400 } });
+    await entries().updateOne({ _id: 4 }, { $set: { 'details.i': 400 } });
     expect(await verify()).toMatchObject({ valid: false, checked: 3, firstBrokenAt: 4, reason: 'entry_modified' });
     await resetLog(10);
-    await entries().updateOne({ _id: 7 as never }, { $set: { actor: 'key_someone-else' } });
+    await entries().updateOne({ _id: 7 }, { $set: { actor: 'key_someone-else' } });
     expect(await verify()).toMatchObject({ valid: false, firstBrokenAt: 7 });
     await resetLog(10);
-    await entries().updateOne({ _id: 1 as never }, { $set: { at: new Date('2020-01-01') } });
+    await entries().updateOne({ _id: 1 }, { $set: { at: new Date('2020-01-01') } });
     expect(await verify()).toMatchObject({ valid: false, firstBrokenAt: 1 });
     await resetLog(10);
-    await entries().updateOne({ _id: 10 as never }, { $set: { outcome: 'failure' } });
+    await entries().updateOne({ _id: 10 }, { $set: { outcome: 'failure' } });
     expect(await verify()).toMatchObject({ valid: false, checked: 9, firstBrokenAt: 10 });
   });
 
@@ -70,34 +71,34 @@ describe('tamper evidence', () => {
   });
 
   it('detects a deleted middle entry', async () => {
-    await entries().deleteOne({ _id: 5 as never });
+    await entries().deleteOne({ _id: 5 });
     expect(await verify()).toMatchObject({ valid: false, checked: 4, firstBrokenAt: 5, reason: 'sequence_gap' });
   });
 
   it('detects a deleted first entry', async () => {
-    await entries().deleteOne({ _id: 1 as never });
+    await entries().deleteOne({ _id: 1 });
     expect(await verify()).toMatchObject({ valid: false, checked: 0, firstBrokenAt: 1 });
   });
 
   it('detects a deleted middle entry even when later entries are renumbered', async () => {
-    await entries().deleteOne({ _id: 5 as never });
-    const later = await entries().find({ _id: { $gt: 5 } as never }).sort({ _id: 1 }).toArray();
+    await entries().deleteOne({ _id: 5 });
+    const later = await entries().find({ _id: { $gt: 5 } }).sort({ _id: 1 }).toArray();
     for (const doc of later) {
       await entries().deleteOne({ _id: doc._id });
-      await entries().insertOne({ ...doc, _id: (doc._id as number) - 1 } as never);
+      await entries().insertOne({ ...doc, _id: (doc._id as number) - 1 });
     }
     expect(await verify()).toMatchObject({ valid: false, checked: 4, firstBrokenAt: 5 });
   });
 
   it('detects a deleted last entry (tail truncation) through the anchor', async () => {
-    await entries().deleteOne({ _id: 10 as never });
+    await entries().deleteOne({ _id: 10 });
     expect(await verify()).toMatchObject({ valid: false, checked: 9, firstBrokenAt: 10, reason: 'tail_truncated' });
-    await entries().deleteMany({ _id: { $gt: 6 } as never });
+    await entries().deleteMany({ _id: { $gt: 6 } });
     expect(await verify()).toMatchObject({ valid: false, checked: 6, firstBrokenAt: 7, reason: 'tail_truncated' });
   });
 
   it('keeps a truncation visible after new entries are appended (the gap is not healed)', async () => {
-    await entries().deleteMany({ _id: { $gt: 8 } as never });
+    await entries().deleteMany({ _id: { $gt: 8 } });
     await ctx.container.audit.record({ actor: 'system', action: 'test.after', target: 'x' });
     (ctx.container.audit as unknown as { lastWritten: unknown }).lastWritten = undefined;
     await ctx.container.audit.record({ actor: 'system', action: 'test.after', target: 'y' });
@@ -116,8 +117,8 @@ describe('tamper evidence', () => {
   it('cannot see a rollback of both the tail and the anchor to an earlier state; a head pinned elsewhere can', async () => {
     // The documented limit: someone with write access who saved an old anchor can restore it with the tail cut.
     const pinned = (await verify()).head;
-    const oldAnchor = await entries().findOne({ _id: 6 as never });
-    await entries().deleteMany({ _id: { $gt: 6 } as never });
+    const oldAnchor = await entries().findOne({ _id: 6 });
+    await entries().deleteMany({ _id: { $gt: 6 } });
     await anchor().updateOne({}, { $set: { seq: 6, hash: oldAnchor!.hash, mac: oldAnchor!.mac } });
     const result = await verify();
     expect(result.valid).toBe(true);
