@@ -12,8 +12,14 @@ export function bearerToken(req: Request): string | undefined {
 /** Where an operation's app and channel scope come from; read before validation, so only plain strings count. */
 export type ScopeOf = (req: Request) => Scope;
 
+/**
+ * A scope value that is present but not a string (`{"$gt": ""}`, an array…) cannot be in any key's
+ * scope: it becomes a value no scope lists, so a scoped key gets 403 before validation sees the body.
+ */
+const UNMATCHABLE = '\u0000not-a-string';
 function stringOrUndefined(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : UNMATCHABLE;
 }
 
 /** Default scope: `:appId` in the path, else `appId` in the body; `channel` from the path, body or query. */

@@ -1,0 +1,77 @@
+import type { ApiRole } from '../../src/access/permissions.js';
+
+/**
+ * The authorization matrix: one row per operationId in openapi/otaguard.yaml. test/e2e/authz-matrix.test.ts
+ * fails when an operation has no row (so a new endpoint cannot ship without a decision about who may call
+ * it), when a row names an operation that no longer exists, and when any caller gets another status than
+ * the row implies.
+ *
+ * Expected statuses, derived from a row:
+ * - `public`: every caller passes (never 401/403).
+ * - `device`: the app's ingest key passes; no key, a wrong key and every API key (any role) get 401.
+ * - `admin`: roles in `allow` pass; other roles get 403 whatever the body or ids; no key, a wrong,
+ *   revoked or expired key and an ingest key get 401. With `scope.app` a key scoped to another app gets 403;
+ *   with `scope.channel` a key scoped to `beta` (and an unscoped QA key) get 403 on `production`.
+ * "Passes" means authorization let the request through: anything but 401, 403 or a missing route.
+ */
+export type AuthKind = 'public' | 'device' | 'admin';
+
+export interface RequestParts {
+  path?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface MatrixRow {
+  auth: AuthKind;
+  /** For `admin`: the roles that pass. */
+  allow?: readonly ApiRole[];
+  scope?: {
+    /** Where the operation's app comes from; checked before any lookup. */
+    app?: 'path' | 'body';
+    /** Where the operation's channel comes from, when it is known before any lookup. */
+    channel?: 'path' | 'body' | 'query';
+  };
+  /** Only keys without app/channel scope pass (operations that span every app). */
+  unscopedOnly?: boolean;
+  /** A request that is well-formed enough to reach the handler; `{appId}` and `{channel}` are filled in. */
+  sample?: (fx: { appId: string; channel: string }) => RequestParts;
+  /** Documented but not routed yet: the test expects 404 route_not_found and fails once it is routed. */
+  pending?: string;
+}
+
+export const ALL_ROLES: readonly ApiRole[] = ['admin', 'developer', 'qa', 'monitoring', 'privacy'];
+const READERS: readonly ApiRole[] = ['admin', 'developer', 'qa', 'monitoring'];
+const RELEASERS: readonly ApiRole[] = ['admin', 'developer', 'qa'];
+
+export const AUTHZ_MATRIX: Record<string, MatrixRow> = {
+  // ops
+  getHealth: { auth: 'public' },
+  getReadiness: { auth: 'public' },
+  getPrometheusMetrics: { auth: 'public' },
+  getOpenApiDocument: { auth: 'public' },
+  getApiDocs: { auth: 'public' },
+
+  // apps
+  createApp: {
+    auth: 'admin',
+    allow: ['admin'],
+    scope: { app: 'body' },
+    sample: ({ appId }) => ({ body: { appId, name: 'matrix' } }),
+  },
+  listApps: { auth: 'admin', allow: ALL_ROLES },
+
+  // access and audit
+  createApiKey: { auth: 'admin', allow: ['admin'], sample: () => ({ body: { name: 'matrix', role: 'monitoring' } }) },
+  listApiKeys: { auth: 'admin', allow: ['admin'] },
+  revokeApiKey: { auth: 'admin', allow: ['admin'], sample: () => ({ path: { id: 'key_00000000-0000-0000-0000-000000000000' } }) },
+  listAuditEntries: { auth: 'admin', allow: ['admin', 'monitoring'], sample: () => ({ query: { limit: '1' } }) },
+  verifyAuditLog: { auth: 'admin', allow: ['admin', 'monitoring'], unscopedOnly: true },
+
+  // device ingest
+  recordConsent: { auth: 'device', pending: 'ingest router not mounted yet' },
+  ingestEvents: { auth: 'device', sample: () => ({ body: { events: [] } }), pending: 'ingest router not mounted yet' },
+};
+
+// Kept for rows that land later; referenced so the lists stay in one place.
+export const ROLE_GROUPS = { READERS, RELEASERS } as const;
