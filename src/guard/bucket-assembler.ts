@@ -5,6 +5,11 @@ import type { BucketInputs, SegmentInput } from './guard-types.js';
 
 type Role = 'U' | 'C';
 
+/** Tallies of one bucket: platform → [metric × role] slots, no composite string keys on the hot path. */
+type BucketTally = Map<string, (Tally | undefined)[]>;
+const METRIC_INDEX: Record<GuardMetric, number> = { install_failure: 0, launch_failure: 1, crash_rate: 2 };
+const slotOf = (metric: GuardMetric, role: Role): number => METRIC_INDEX[metric] * 2 + (role === 'U' ? 0 : 1);
+
 interface Tally {
   failing: number;
   exposed: number;
@@ -37,8 +42,8 @@ export interface CloseContext {
  * per-bucket conditioning that cancels shared outages. Both arms lose late events alike.
  */
 export class BucketAssembler {
-  private readonly tallies = new Map<number, Map<string, Tally>>();
-  private carried = new Map<string, Tally>();
+  private readonly tallies = new Map<number, BucketTally>();
+  private carried: BucketTally = new Map();
   private closedThrough = Number.NEGATIVE_INFINITY;
   private eventsU = 0;
   private eventsC = 0;
@@ -46,10 +51,10 @@ export class BucketAssembler {
 
   constructor(private readonly options: AssemblerOptions) {}
 
-  /** Counts a non-duplicate raw event as received now (for the data-health check). */
-  recordEvent(version: string): void {
-    if (version === this.options.versionU) this.eventsU += 1;
-    else if (version === this.options.versionC) this.eventsC += 1;
+  /** Counts non-duplicate raw events as received now (for the data-health check). */
+  recordEvent(version: string, count = 1): void {
+    if (version === this.options.versionU) this.eventsU += count;
+    else if (version === this.options.versionC) this.eventsC += count;
   }
 
   get lateIncrementsDropped(): number {
@@ -60,8 +65,7 @@ export class BucketAssembler {
     for (const inc of increments) {
       const role = this.roleOf(inc.version);
       if (role === null || !this.options.config.metrics[inc.metric]?.enabled) continue;
-      const key = `${inc.metric}|${role}|${inc.platform}`;
-      let target: Map<string, Tally>;
+      let target: BucketTally;
       if (inc.bucketStart <= this.closedThrough) {
         if (this.options.config.metrics[inc.metric].control === 'concurrent') {
           this.droppedLate += 1;
@@ -69,26 +73,23 @@ export class BucketAssembler {
         }
         target = this.carried;
       } else {
-        target = this.tallies.get(inc.bucketStart) ?? new Map<string, Tally>();
+        target = this.tallies.get(inc.bucketStart) ?? new Map();
         this.tallies.set(inc.bucketStart, target);
       }
-      const tally = target.get(key) ?? { failing: 0, exposed: 0, newFailing: 0 };
-      tally.failing += inc.failing;
-      tally.exposed += inc.exposed;
-      tally.newFailing += inc.newFailingDevice;
-      target.set(key, tally);
+      addTo(target, inc.platform, slotOf(inc.metric, role), inc.failing, inc.exposed, inc.newFailingDevice);
     }
   }
 
   /** Closes `bucketStart` (and anything older still open) and returns the guard's inputs for it. */
   close(bucketStart: number, context: CloseContext): BucketInputs {
-    const merged = new Map<string, Tally>(this.carried);
+    const merged: BucketTally = this.carried;
     this.carried = new Map();
     for (const [start, tally] of [...this.tallies]) {
       if (start > bucketStart) continue;
-      for (const [key, t] of tally) {
-        const m = merged.get(key) ?? { failing: 0, exposed: 0, newFailing: 0 };
-        merged.set(key, { failing: m.failing + t.failing, exposed: m.exposed + t.exposed, newFailing: m.newFailing + t.newFailing });
+      for (const [platform, slots] of tally) {
+        slots.forEach((t, slot) => {
+          if (t) addTo(merged, platform, slot, t.failing, t.exposed, t.newFailing);
+        });
       }
       this.tallies.delete(start);
     }
@@ -123,12 +124,13 @@ export class BucketAssembler {
     return null;
   }
 
-  private sum(merged: Map<string, Tally>, metric: GuardMetric, role: Role, platforms: string[] | null): Tally {
+  private sum(merged: BucketTally, metric: GuardMetric, role: Role, platforms: string[] | null): Tally {
     const total: Tally = { failing: 0, exposed: 0, newFailing: 0 };
-    const prefix = `${metric}|${role}|`;
-    for (const [key, t] of merged) {
-      if (!key.startsWith(prefix)) continue;
-      if (platforms && !platforms.includes(key.slice(prefix.length))) continue;
+    const slot = slotOf(metric, role);
+    for (const [platform, slots] of merged) {
+      if (platforms && !platforms.includes(platform)) continue;
+      const t = slots[slot];
+      if (!t) continue;
       total.failing += t.failing;
       total.exposed += t.exposed;
       total.newFailing += t.newFailing;
@@ -136,7 +138,7 @@ export class BucketAssembler {
     return total;
   }
 
-  private segmentInput(merged: Map<string, Tally>, metric: GuardMetric, platforms: string[] | null, segment: string): SegmentInput {
+  private segmentInput(merged: BucketTally, metric: GuardMetric, platforms: string[] | null, segment: string): SegmentInput {
     const u = this.sum(merged, metric, 'U', platforms);
     const input: SegmentInput = { treatment: { failing: u.failing, exposed: u.exposed, newFailingDevices: u.newFailing } };
     if (this.options.config.metrics[metric].control === 'concurrent') {
@@ -148,9 +150,23 @@ export class BucketAssembler {
     return input;
   }
 
-  private trafficFrom(merged: Map<string, Tally>): CloseContext['traffic'] {
+  private trafficFrom(merged: BucketTally): CloseContext['traffic'] {
     const u = this.sum(merged, 'crash_rate', 'U', null);
     const c = this.sum(merged, 'crash_rate', 'C', null);
     return u.exposed + c.exposed > 0 ? { devicesU: u.exposed, devicesC: c.exposed } : undefined;
   }
+}
+
+function addTo(target: BucketTally, platform: string, slot: number, failing: number, exposed: number, newFailing: number): void {
+  let slots = target.get(platform);
+  if (!slots) {
+    slots = [];
+    target.set(platform, slots);
+  }
+  const t = slots[slot];
+  if (t) {
+    t.failing += failing;
+    t.exposed += exposed;
+    t.newFailing += newFailing;
+  } else slots[slot] = { failing, exposed, newFailing };
 }

@@ -130,8 +130,10 @@ export function validateGuardConfig(config: GuardConfig): GuardConfig {
     check(m.control === 'concurrent' || m.control === 'historical', `metrics.${metric}.control must be concurrent or historical`);
     check(m.policy === 'rollback' || m.policy === 'pause', `metrics.${metric}.policy must be rollback or pause`);
     check(
-      Array.isArray(config.grid) && config.grid.length > 0 && config.grid.every((rho) => isPositive(rho) && rho > m.rho0),
-      `every grid point must exceed metrics.${metric}.rho0 (${m.rho0}) for the test to be valid`,
+      Array.isArray(config.grid) && config.grid.length > 0 && config.grid.every((rho) => isPositive(rho) && rho >= m.rho0),
+      // A point equal to ρ0 adds a constant 1 to the mixture (valid, merely uninformative): the
+      // spec's grid starts at 1.5, which is install_failure's ρ0.
+      `every grid point must be ≥ metrics.${metric}.rho0 (${m.rho0}) for the test to be valid`,
     );
   }
   check(isPositive(config.cusum.threshold) && config.cusum.rho1 > 1, 'cusum needs rho1 > 1 and a positive threshold');

@@ -56,27 +56,39 @@ export interface DeviceCounterOptions {
   retentionMs?: number;
 }
 
-interface DeviceVersion {
-  pid: string;
-  version: string;
-  platform: string;
+/** What the counter remembers about one device on one version. A class keeps allocation cheap on the hot path. */
+class DeviceVersion {
   lastTouched: number;
-  crashExposed: number[];
-  crashFailed: number[];
+  crashExposed: number[] | null = null;
+  crashFailed: number[] | null = null;
   /** Buckets of the current crash streak: a device crashing bucket after bucket is one failure. */
-  streakFirst: number;
-  streakLast: number;
-  installedAt: number | null;
-  appReadyAt: number | null;
-  firstCrashAt: number | null;
-  rolledBack: boolean;
-  launchFailed: boolean;
-  downloadBucket: number | null;
-  downloadFailed: boolean;
-  installFailureCounted: boolean;
+  streakFirst = Number.NaN;
+  streakLast = Number.NaN;
+  installedAt: number | null = null;
+  appReadyAt: number | null = null;
+  firstCrashAt: number | null = null;
+  rolledBack = false;
+  launchFailed = false;
+  downloadBucket: number | null = null;
+  downloadFailed = false;
+  installFailureCounted = false;
+
+  constructor(readonly pid: string, readonly version: string, readonly platform: string, at: number) {
+    this.lastTouched = at;
+  }
+}
+
+/** Records `bucket` in a small list of recent buckets; false when it was already there. */
+function addBucket(list: number[] | null, bucket: number, oldest: number): number[] | false {
+  if (list === null) return [bucket];
+  if (list.includes(bucket)) return false;
+  const kept = list.length > 8 ? list.filter((b) => b > oldest) : list;
+  kept.push(bucket);
+  return kept;
 }
 
 const MINUTE = 60_000;
+const DUPLICATE: AddResult = Object.freeze({ duplicate: true, increments: Object.freeze([]) as unknown as CounterIncrement[] });
 
 export class DeviceCounter {
   private readonly bucketMs: number;
@@ -84,7 +96,8 @@ export class DeviceCounter {
   private readonly deliveryGraceMs: number;
   private readonly dedupeWindowMs: number;
   private readonly retentionMs: number;
-  private readonly devices = new Map<string, DeviceVersion>();
+  // pid → its versions (usually one or two): avoids building a composite key string per event.
+  private readonly devices = new Map<string, DeviceVersion[]>();
   private readonly everFailed = new Set<string>();
   private pendingLaunches: DeviceVersion[] = [];
   // Two generations of event ids: membership in either is a duplicate; rotating bounds memory.
@@ -105,7 +118,7 @@ export class DeviceCounter {
   }
 
   add(event: CountableEvent): AddResult {
-    if (this.seen(event)) return { duplicate: true, increments: [] };
+    if (this.seen(event)) return DUPLICATE;
     const out: CounterIncrement[] = [];
     const version = event.type === 'rolled_back' ? (event.fromVersion ?? event.version) : event.version;
     const d = this.device(event.pid, version, event.platform, event.occurredAt);
@@ -192,9 +205,13 @@ export class DeviceCounter {
   /** Drops device state untouched since `now − retention` (launches still awaiting the rule stay). */
   prune(now: number): void {
     const horizon = now - this.retentionMs;
-    const pending = new Set(this.pendingLaunches);
-    for (const [key, d] of this.devices) {
-      if (d.lastTouched < horizon && !pending.has(d)) this.devices.delete(key);
+    const pending = this.pendingLaunches.length > 0 ? new Set(this.pendingLaunches) : null;
+    const stale = (d: DeviceVersion): boolean => d.lastTouched < horizon && !pending?.has(d);
+    for (const [pid, versions] of this.devices) {
+      if (!versions.some(stale)) continue;
+      const kept = versions.filter((d) => !stale(d));
+      if (kept.length === 0) this.devices.delete(pid);
+      else this.devices.set(pid, kept);
     }
   }
 
@@ -216,16 +233,15 @@ export class DeviceCounter {
   }
 
   private device(pid: string, version: string, platform: string, at: number): DeviceVersion {
-    const key = `${pid}\u0000${version}`;
-    let d = this.devices.get(key);
+    let versions = this.devices.get(pid);
+    if (!versions) {
+      versions = [];
+      this.devices.set(pid, versions);
+    }
+    let d = versions.find((v) => v.version === version);
     if (!d) {
-      d = {
-        pid, version, platform, lastTouched: at, crashExposed: [], crashFailed: [],
-        streakFirst: Number.NaN, streakLast: Number.NaN, installedAt: null, appReadyAt: null,
-        firstCrashAt: null, rolledBack: false, launchFailed: false, downloadBucket: null,
-        downloadFailed: false, installFailureCounted: false,
-      };
-      this.devices.set(key, d);
+      d = new DeviceVersion(pid, version, platform, at);
+      versions.push(d);
     }
     d.lastTouched = Math.max(d.lastTouched, at);
     return d;
@@ -244,8 +260,9 @@ export class DeviceCounter {
   }
 
   private countActive(out: CounterIncrement[], d: DeviceVersion, bucket: number): void {
-    if (d.crashExposed.includes(bucket)) return;
-    d.crashExposed = [...d.crashExposed.filter((b) => b > bucket - this.retentionMs), bucket];
+    const next = addBucket(d.crashExposed, bucket, bucket - this.retentionMs);
+    if (next === false) return;
+    d.crashExposed = next;
     this.emit(out, d, 'crash_rate', bucket, 1, 0);
   }
 
@@ -260,8 +277,9 @@ export class DeviceCounter {
     }
     d.streakFirst = bucket;
     d.streakLast = bucket;
-    if (d.crashFailed.includes(bucket)) return;
-    d.crashFailed = [...d.crashFailed.filter((b) => b > bucket - this.retentionMs), bucket];
+    const next = addBucket(d.crashFailed, bucket, bucket - this.retentionMs);
+    if (next === false) return;
+    d.crashFailed = next;
     this.emit(out, d, 'crash_rate', bucket, 0, 1);
   }
 
