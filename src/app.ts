@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { apiKeyRouter } from './access/api-key-router.js';
+import { countAuthFailures } from './access/auth-failure-counter.js';
 import { appRouter } from './apps/app-router.js';
 import { auditRouter } from './audit/audit-router.js';
 import type { Container } from './container.js';
@@ -32,6 +33,7 @@ export function createApp(container: Container): Express {
   app.use(auditRouter(container));
 
   app.use(notFoundHandler);
+  app.use(countAuthFailures(container.authThrottle));
   app.use(errorHandler(logger));
   return app;
 }

@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import type { Histogram, Registry } from 'prom-client';
 import { AccessService } from './access/access-service.js';
 import { MongoApiKeyStore } from './access/api-key-store.js';
-import { DEFAULT_AUTH_THROTTLE, RedisAuthThrottle } from './access/auth-throttle.js';
+import { DEFAULT_AUTH_THROTTLE, RedisAuthThrottle, type AuthThrottle } from './access/auth-throttle.js';
 import { AppService } from './apps/app-service.js';
 import { AuditLog } from './audit/audit-log.js';
 import { MongoAuditStore } from './audit/audit-store.js';
@@ -40,6 +40,8 @@ export interface Container {
   readonly pseudonyms: Pseudonyms;
   readonly validators: RequestValidators;
   readonly access: AccessService;
+  /** Counts failed authentications per (HMAC-ed) source address; Redis-backed. */
+  readonly authThrottle: AuthThrottle;
   readonly apps: AppService;
   readonly audit: AuditLog;
   readonly suppressions: SuppressionStore;
@@ -105,6 +107,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     pseudonyms,
     validators,
     access,
+    authThrottle,
     apps,
     audit,
     suppressions,

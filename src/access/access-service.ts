@@ -94,23 +94,20 @@ export class AccessService {
 
   /**
    * Every call reads the key from the database (no cache), so a revocation in any process takes effect on
-   * the next request everywhere. `source` identifies the caller for the failure throttle.
+   * the next request everywhere. A `source` the failure throttle has blocked gets 429 whatever key it
+   * sends, so a right guess looks like a wrong one. Failures are counted where every 401 passes, in
+   * `countAuthFailures` (src/access/auth-failure-counter.ts).
    */
   async authenticate(secret: string | undefined, source?: string): Promise<Principal> {
-    const throttle = source !== undefined ? this.throttle : undefined;
     const hash = secret ? sha256Hex(secret) : undefined;
     const [blocked, record] = await Promise.all([
-      throttle ? throttle.blockedFor(source!) : 0,
+      this.throttle && source !== undefined ? this.throttle.blockedFor(source) : 0,
       hash ? this.keys.findByHash(hash) : null,
     ]);
     if (blocked > 0) throw new RateLimitedError('Too many failed authentications from this source', blocked);
     const now = this.clock.now();
     if (!record || this.statusOf(record, now) !== 'active') {
-      if (!secret) throw new UnauthenticatedError();
-      // Only a presented key counts as a guess; a missing header is a client mistake, not an attack.
-      const wait = throttle ? await throttle.recordFailure(source!) : 0;
-      if (wait > 0) throw new RateLimitedError('Too many failed authentications from this source', wait);
-      throw new UnauthenticatedError('The API key is unknown, revoked or expired');
+      throw secret ? new UnauthenticatedError('The API key is unknown, revoked or expired') : new UnauthenticatedError();
     }
     this.touchLater(record.id, now);
     return { keyId: record.id, role: record.role, appIds: record.appIds, channels: record.channels };

@@ -38,13 +38,27 @@ describe('authentication failure throttle (Redis)', () => {
     expect((await ctx.http.get('/v1/apps').set(ctx.admin).set(from('192.0.2.44'))).status).toBe(200);
   });
 
+  it('counts wrong ingest keys on device endpoints too; a valid ingest key (public by design) keeps working', async () => {
+    const { ingest } = await ctx.createApp('com.throttle.app');
+    const wrongIngest = { Authorization: 'Bearer ogi_not-a-real-ingest-key-000000000000000000000' };
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT + 1; i++) {
+      statuses.push((await ctx.http.post('/v1/events').set(wrongIngest).set(from('203.0.113.80')).send({ events: [] })).status);
+    }
+    expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
+    const valid = await ctx.http.post('/v1/events').set(ingest).set(from('203.0.113.80')).send({ events: [] });
+    expect(valid.status).toBe(202);
+    // The block is per source, not per kind of key: admin keys from there are refused as well.
+    expect((await ctx.http.get('/v1/apps').set(ctx.admin).set(from('203.0.113.80'))).status).toBe(429);
+  });
+
   it('shares counts between processes through Redis, keyed by a hash of the address, never the address', async () => {
     const redis = new Redis(REDIS_URL);
     try {
       const keys = await redis.keys(`${ctx.config.queuePrefix}*`);
       expect(keys.some((k) => k.includes('authfail'))).toBe(true);
       const dump = JSON.stringify(await Promise.all(keys.map(async (k) => [k, await redis.get(k).catch(() => '')])));
-      for (const ip of ['203.0.113.7', '198.51.100.9', '192.0.2.44']) expect(dump).not.toContain(ip);
+      for (const ip of ['203.0.113.7', '198.51.100.9', '192.0.2.44', '203.0.113.80']) expect(dump).not.toContain(ip);
     } finally {
       redis.disconnect();
     }

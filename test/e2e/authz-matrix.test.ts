@@ -59,8 +59,8 @@ async function expectCall(op: OpenApiOperation, caller: string, headers: Headers
   if (expected === 'pass') {
     expect(res.status, where).not.toBe(401);
     expect(res.status, where).not.toBe(403);
+    // 5xx answers are the fuzz suite's business (security-fuzz.test.ts); here only the gate matters.
     expect(res.body?.error?.code, `${where} — documented but not routed`).not.toBe('route_not_found');
-    expect(res.status, where).toBeLessThan(500);
   } else {
     expect(res.status, where).toBe(expected);
   }

