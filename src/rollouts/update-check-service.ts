@@ -1,0 +1,111 @@
+import type { Clock } from '../clock.js';
+import type { Pseudonyms } from '../crypto/pseudonyms.js';
+import type { SuppressionStore } from '../ingest/suppression-store.js';
+import type { Logger } from '../logger.js';
+import { nativeVersionAllowed } from '../releases/native-version.js';
+import type { ReleaseService } from '../releases/release-service.js';
+import type { ReleaseRecord } from '../releases/release-store.js';
+import { inRollout } from './bucketing.js';
+import type { ChannelStore } from './channel-store.js';
+import type { Arm, ExposureStore } from './exposure-store.js';
+import type { RolloutRecord, RolloutStore } from './rollout-store.js';
+
+export interface UpdateCheckInput {
+  deviceId: string;
+  channel: string;
+  platform: string;
+  currentVersion: string;
+  nativeVersion: string;
+}
+
+export type UpdateReason =
+  | 'channel_blocked'
+  | 'no_release'
+  | 'up_to_date'
+  | 'rollout'
+  | 'rolled_back'
+  | 'stable'
+  | 'native_incompatible'
+  | 'not_in_rollout';
+
+export interface UpdateDecision {
+  action: 'none' | 'update' | 'rollback';
+  reason: UpdateReason;
+  version?: string;
+  url?: string;
+  sha256?: string;
+  signature?: string;
+}
+
+const none = (reason: UpdateReason): UpdateDecision => ({ action: 'none', reason });
+
+/** The device-facing decision (see the README's decision table). The raw device id stops at `pid()`. */
+export class UpdateCheckService {
+  constructor(
+    private readonly channels: ChannelStore,
+    private readonly rollouts: RolloutStore,
+    private readonly exposures: ExposureStore,
+    private readonly releases: ReleaseService,
+    private readonly pseudonyms: Pseudonyms,
+    private readonly suppressions: SuppressionStore,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async check(appId: string, input: UpdateCheckInput): Promise<UpdateDecision> {
+    const pid = this.pseudonyms.pid(appId, input.deviceId);
+    const channel = await this.channels.get(appId, input.channel);
+    if (!channel) return none('no_release');
+    if (channel.blocked) return none('channel_blocked');
+
+    const rollout = channel.activeRolloutId ? await this.rollouts.get(channel.activeRolloutId) : null;
+    const open = rollout && (rollout.status === 'active' || rollout.status === 'paused') ? rollout : null;
+    const offered = open !== null && open.status === 'active' && inRollout(open.id, pid, open.percentBp);
+    if (open) await this.recordExposure(appId, open, pid, input.platform, offered ? 'U' : 'C');
+
+    if (open && input.currentVersion === open.version) return none('up_to_date');
+    if (open && offered) {
+      const release = await this.releases.find(appId, open.version);
+      if (release && nativeVersionAllowed(input.nativeVersion, release)) return offer('update', 'rollout', release);
+      // Incompatible with the new bundle: fall through to what the rest of the channel gets.
+    }
+
+    const rolledBack = await this.rollouts.findRolledBack(appId, input.channel, input.currentVersion);
+    if (rolledBack) return this.rollbackTo(appId, rolledBack.baselineVersion);
+
+    const target = channel.stableVersion ?? open?.baselineVersion ?? null;
+    if (target === null || input.currentVersion === target) return none(open ? 'not_in_rollout' : 'up_to_date');
+    const release = await this.releases.find(appId, target);
+    if (!release) return none(open ? 'not_in_rollout' : 'no_release');
+    if (!nativeVersionAllowed(input.nativeVersion, release)) return none('native_incompatible');
+    return offer('update', 'stable', release);
+  }
+
+  /** Back to the baseline: its bundle when it is a release, else the version alone (the embedded bundle). */
+  private async rollbackTo(appId: string, baselineVersion: string): Promise<UpdateDecision> {
+    const release = await this.releases.find(appId, baselineVersion);
+    if (release) return offer('rollback', 'rolled_back', release);
+    return { action: 'rollback', reason: 'rolled_back', version: baselineVersion };
+  }
+
+  /** Best effort: the decision is served even if the write fails; suppressed devices are never recorded. */
+  private async recordExposure(appId: string, rollout: RolloutRecord, pid: string, platform: string, arm: Arm): Promise<void> {
+    try {
+      if ((await this.suppressions.suppressed(appId, [pid])).size > 0) return;
+      await this.exposures.record({ rolloutId: rollout.id, appId, pid, platform, arm }, this.clock.now());
+    } catch (err) {
+      this.logger.warn({ rolloutId: rollout.id, err: (err as Error).name }, 'exposure not recorded');
+    }
+  }
+}
+
+function offer(action: 'update' | 'rollback', reason: UpdateReason, release: ReleaseRecord): UpdateDecision {
+  return {
+    action,
+    reason,
+    version: release.version,
+    url: release.bundleUrl,
+    sha256: release.sha256,
+    ...(release.signature ? { signature: release.signature } : {}),
+  };
+}
