@@ -14,9 +14,8 @@ import { MINUTE_MS, VERSION_C, VERSION_U, failureRate, inTelemetryGap, stepAt } 
  * N ~ Poisson(dpm·share), n_U ~ Binomial(N, percent), x ~ Binomial(n, rate).
  * The counts still go through the production assembler and evaluator.
  */
-export function runAggregate(scenario: Scenario, config: GuardConfig, rng: Rng): RunOutcome {
+export function runAggregate(scenario: Scenario, config: GuardConfig, rng: Rng, driver: GuardDriver = new GuardDriver(config)): RunOutcome {
   const assembler = new BucketAssembler({ config, versionU: VERSION_U, versionC: VERSION_C });
-  const driver = new GuardDriver(config);
   for (let minute = 0; minute < scenario.horizonMinutes; minute += 1) {
     const bucketStart = minute * MINUTE_MS;
     const step = stepAt(scenario, minute);
