@@ -7,6 +7,7 @@ import { auditRouter } from './audit/audit-router.js';
 import type { Container } from './container.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
+import { ingestRouter } from './ingest/ingest-router.js';
 import { opsRouter } from './ops/ops-router.js';
 
 /** Builds the HTTP app from a ready container. Does no I/O itself. */
@@ -29,6 +30,7 @@ export function createApp(container: Container): Express {
 
   app.use(opsRouter({ mongo: container.mongo, redis: container.redis, registry: container.metrics }));
   app.use(appRouter(container));
+  app.use(ingestRouter(container));
   app.use(apiKeyRouter(container));
   app.use(auditRouter(container));
 

@@ -20,6 +20,14 @@ export interface Config {
   readonly queuePrefix: string;
   readonly bodyLimitBytes: number;
   readonly shutdownTimeoutMs: number;
+  /** Event batches one api process works on at once; more are refused with 503 + Retry-After. */
+  readonly ingestMaxInFlight: number;
+  /** How long an ingest request may take (reads + durable write) before it is answered 503. */
+  readonly ingestTimeoutMs: number;
+  /** Per-app ingest rate limit (events per second, shared by all api processes through Redis). */
+  readonly ingestAppEventsPerSecond: number;
+  /** Per-device ingest rate limit (events per minute). */
+  readonly ingestDeviceEventsPerMinute: number;
   /** Reverse-proxy hops to trust for the client address (express `trust proxy`); 0 = use the socket address. */
   readonly trustProxy: number;
   /** Failed authentications per source per minute before the source is blocked for 5 minutes (429). */
@@ -107,6 +115,10 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: oneOfPattern(env, 'QUEUE_PREFIX', /^[a-zA-Z0-9_-]{1,40}$/, 'otaguard'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 16_777_216),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    ingestMaxInFlight: integer(env, 'INGEST_MAX_IN_FLIGHT', 64, 1, 10_000),
+    ingestTimeoutMs: integer(env, 'INGEST_TIMEOUT_MS', 5000, 100, 120_000),
+    ingestAppEventsPerSecond: integer(env, 'INGEST_APP_EVENTS_PER_SECOND', 10_000, 1, 10_000_000),
+    ingestDeviceEventsPerMinute: integer(env, 'INGEST_DEVICE_EVENTS_PER_MINUTE', 600, 1, 10_000_000),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
     authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 1, 100_000),
   });

@@ -24,6 +24,10 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './ops/metrics-registry.js';
 import type { AcceptedEventsListener } from './ingest/stored-event.js';
 import { MongoSuppressionStore, type SuppressionStore } from './ingest/suppression-store.js';
+import type { ConsentService } from './ingest/consent-service.js';
+import { detectIdLookup } from './ingest/id-lookup.js';
+import { createIngestModule } from './ingest/ingest-module.js';
+import type { IngestService } from './ingest/ingest-service.js';
 import { Queues } from './queues.js';
 
 /** The object graph, built once. Routers and job processors take what they need from it. */
@@ -47,6 +51,10 @@ export interface Container {
   readonly suppressions: SuppressionStore;
   /** Ingest notifies these after each durable write; metrics registers its aggregator here. */
   readonly acceptedEvents: AcceptedEventsListener[];
+  /** Device telemetry ingest (events → collection `events`, device state → `devices`). */
+  readonly ingest: IngestService;
+  /** Consent decisions (ledger → collection `consents`, current state → `device_consents`). */
+  readonly consent: ConsentService;
   /** Closes what the container opened, in reverse order. Idempotent. */
   close(): Promise<void>;
 }
@@ -80,8 +88,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const access = new AccessService(new MongoApiKeyStore(mongo), clock, authThrottle);
   const apps = new AppService(new MongoAppStore(mongo), clock);
   const audit = new AuditLog(new MongoAuditStore(mongo), clock, keyRing.derive('audit-mac'));
-  const suppressions = new MongoSuppressionStore(mongo);
+  const idLookup = await detectIdLookup(mongo);
+  const suppressions = new MongoSuppressionStore(mongo, idLookup);
   const acceptedEvents: AcceptedEventsListener[] = [];
+  const { ingest, consent } = createIngestModule({
+    config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, acceptedEvents, idLookup,
+  });
 
   await ensureIndexes(mongo);
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
@@ -112,6 +124,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     audit,
     suppressions,
     acceptedEvents,
+    ingest,
+    consent,
     close,
   };
 }

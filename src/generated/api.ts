@@ -196,6 +196,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a device's consent decision (grant or withdrawal) in the append-only consent ledger.
+         * @description Authenticated with the app's **ingest key**. Granting and withdrawing are the same call
+         *     (`granted: true` or `false`), so withdrawing is as easy as granting (GDPR Art. 7(3)). The decision
+         *     applies to every listed purpose. Events are accepted only while the device's latest decision for
+         *     `telemetry` is a grant; once this call has answered, a withdrawal applies to the very next event batch
+         *     on every api process (consent is read from the database for each batch, never cached).
+         *
+         *     The device id is turned into a keyed pseudonym on arrival and is never stored, logged or echoed.
+         *     Decisions of one device are ordered by a sequence number the database assigns, so concurrent or
+         *     delayed requests cannot reorder them; each one is kept in the ledger with its receipt id. Withdrawing
+         *     stops collection but does not erase what was collected (that is a privacy request). A device on the
+         *     suppression list (its data was erased, or it objected) gets 409 `suppressed` and nothing is recorded.
+         *     Counts against the per-device and per-app rate limits (one point).
+         */
+        post: operations["recordConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit a batch of update telemetry events.
+         * @description Authenticated with the app's **ingest key**. Answers **202** only after every accepted event is
+         *     durably written: the insert was acknowledged by the database with its default write concern
+         *     (`w: 1`, or the URL's `w=` setting; use `w=majority` in `MONGODB_URL` on a replica set). If that write
+         *     fails or takes longer than `INGEST_TIMEOUT_MS`, the answer is 503 with `Retry-After` and nothing is
+         *     acknowledged; resending is always safe.
+         *
+         *     **Idempotency**: `eventId` is the idempotency key per app. An event already stored (a resend, also a
+         *     concurrent one) is counted in `duplicates` and stored once; treat `accepted + duplicates` as done.
+         *
+         *     **One bad event never sinks the batch**: each event is checked on its own and refused events are listed
+         *     in `rejected` with their index and a code:
+         *
+         *     | code | meaning |
+         *     |---|---|
+         *     | `invalid` | fails the `TelemetryEvent` schema; `field` names the first offending field |
+         *     | `too_old` | `occurredAt` is more than 7 days in the past (or older than the app's retention) |
+         *     | `in_future` | `occurredAt` is more than 5 minutes ahead of the server clock |
+         *     | `suppressed` | the device's data was erased or it objected; nothing from it is stored |
+         *     | `consent_required` | the device's latest consent decision for `telemetry` is not a grant |
+         *
+         *     Rejected events should not be resent unchanged. **Limits**: at most 500 events and 1 MiB per batch
+         *     (413 `batch_too_large` / `payload_too_large` above that). Rate limits per app and per device (events per
+         *     window, Redis-backed, shared by every api process) answer 429 with `Retry-After` for the whole batch.
+         *     When the process is at its in-flight limit (`INGEST_MAX_IN_FLIGHT` batches) or the database is slow or
+         *     down, the answer is 503 with `Retry-After`.
+         */
+        post: operations["ingestEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -209,6 +284,104 @@ export interface components {
                 details?: Record<string, never> | Record<string, never>[];
                 requestId: string;
             };
+        };
+        /**
+         * @description The app's own stable identifier of the device (e.g. an install id). Turned into a pseudonym
+         *     (HMAC-SHA256 under a per-app key) on arrival; never stored, logged or echoed back.
+         */
+        DeviceId: string;
+        /** @description A bundle or app version, e.g. `1.4.2` or `2024.06.01-beta.1`. */
+        BundleVersion: string;
+        /**
+         * @description The device platform.
+         * @enum {string}
+         */
+        DevicePlatform: "ios" | "android" | "web";
+        /** @description A processing purpose. `telemetry` gates event ingest; other purposes are recorded for the app's own use. */
+        ConsentPurpose: string;
+        ConsentRequest: {
+            deviceId: components["schemas"]["DeviceId"];
+            /** @description `true` grants, `false` withdraws consent for every listed purpose. */
+            granted: boolean;
+            /** @description The purposes this decision is about, e.g. `["telemetry"]`. */
+            purposes: components["schemas"]["ConsentPurpose"][];
+            /** @description Version of the privacy notice the user saw, e.g. `2024-05`. */
+            policyVersion: string;
+            /** @description Where the decision was taken, e.g. `first_launch_dialog` or `settings_screen`. */
+            source: string;
+        };
+        ConsentReceipt: {
+            /**
+             * Format: uuid
+             * @description Identifies this decision in the consent ledger.
+             */
+            receiptId: string;
+            granted: boolean;
+            purposes: components["schemas"]["ConsentPurpose"][];
+            policyVersion: string;
+            source: string;
+            /**
+             * Format: date-time
+             * @description Server time the decision was recorded.
+             */
+            recordedAt: string;
+        };
+        /**
+         * @description What happened to the bundle `version`: its download started, completed or failed; it was installed or
+         *     failed to install; it launched and is running (`app_ready`); it crashed; it was rolled back.
+         * @enum {string}
+         */
+        TelemetryEventType: "download_started" | "download_completed" | "download_failed" | "installed" | "install_failed" | "app_ready" | "crash" | "rolled_back";
+        TelemetryEvent: {
+            /**
+             * Format: uuid
+             * @description Client-generated UUID; the idempotency key (per app).
+             */
+            eventId: string;
+            deviceId: components["schemas"]["DeviceId"];
+            type: components["schemas"]["TelemetryEventType"];
+            version: components["schemas"]["BundleVersion"];
+            channel: components["schemas"]["ChannelName"];
+            platform: components["schemas"]["DevicePlatform"];
+            /**
+             * Format: date-time
+             * @description Device time of the event; must lie between 7 days ago and 5 minutes ahead of the server clock.
+             */
+            occurredAt: string;
+            /** @description The bundle the device ran before this transition. */
+            fromVersion?: components["schemas"]["BundleVersion"];
+            /** @description Version of the native app binary. */
+            nativeVersion?: components["schemas"]["BundleVersion"];
+            /** @description Operating system version, e.g. `17.4`. */
+            osVersion?: string;
+            /** @description For failures and crashes: an app-defined error code. */
+            errorCode?: string;
+            /** @description For downloads and installs: how long it took. */
+            durationMs?: number;
+        };
+        IngestEventsRequest: {
+            /**
+             * @description Up to 500 events (413 above). Each item should be a `TelemetryEvent`; items are checked one by one,
+             *     so an invalid item is reported in `rejected` instead of failing the batch.
+             */
+            events: unknown[];
+        };
+        IngestReject: {
+            /** @description Position of the event in the submitted `events` array. */
+            index: number;
+            /** @enum {string} */
+            code: "invalid" | "too_old" | "in_future" | "suppressed" | "consent_required";
+            /** @description For `invalid`: the first offending field of the event, e.g. `occurredAt`. */
+            field?: string;
+            /** @description Human-readable reason. Never contains the device id. */
+            message: string;
+        };
+        IngestEventsResult: {
+            /** @description Events newly stored by this request. */
+            accepted: number;
+            /** @description Events already stored earlier (same `eventId`); stored once. */
+            duplicates: number;
+            rejected: components["schemas"]["IngestReject"][];
         };
         Health: {
             /** @enum {string} */
@@ -724,6 +897,64 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+        };
+    };
+    recordConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentRequest"];
+            };
+        };
+        responses: {
+            /** @description Recorded. Keep the receipt id; it identifies this decision in the ledger. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentReceipt"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ingestEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IngestEventsRequest"];
+            };
+        };
+        responses: {
+            /** @description The accepted events are durably stored; `rejected` lists the events that were refused. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestEventsResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            413: components["responses"]["TooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
         };
     };
 }

@@ -63,10 +63,13 @@ function objectSchemaFor(params: ParameterDefinition[]): Schema {
 /** Compiles every operation's body, query and path schemas once, at start-up. */
 export class RequestValidators {
   private readonly validators = new Map<string, OperationValidator>();
+  private readonly components = new Map<string, ValidateFunction>();
+  private readonly ajv: Ajv2020;
 
   constructor(doc: OpenApiDocument = loadOpenApiDocument()) {
     // No coercion: a number sent as a string is a client mistake, not something to guess at.
     const ajv = new Ajv2020({ allErrors: false, coerceTypes: false, strict: true, useDefaults: false });
+    this.ajv = ajv;
     addFormats(ajv);
     for (const keyword of ['example', 'discriminator', 'xml', 'externalDocs']) ajv.addKeyword(keyword);
     ajv.addSchema({ $id: SHARED_ID, $defs: rewriteRefs(doc.components?.schemas ?? {}) });
@@ -96,6 +99,19 @@ export class RequestValidators {
     if (!validator) throw new Error(`No operation ${operationId} in openapi/otaguard.yaml`);
     return validator;
   }
+
+  /**
+   * A validator for one `components.schemas` entry, with the same options as the operations. For parts of
+   * a body checked one by one (ingest validates each event on its own, so one bad event is a reject, not a 400).
+   */
+  component(name: string): ValidateFunction {
+    let validator = this.components.get(name);
+    if (!validator) {
+      validator = this.ajv.compile({ $ref: `${SHARED_ID}#/$defs/${name}` });
+      this.components.set(name, validator);
+    }
+    return validator;
+  }
 }
 
 function field(error: ErrorObject, location: string): string {
@@ -106,7 +122,8 @@ function field(error: ErrorObject, location: string): string {
   return path ? `${location}.${path}` : location;
 }
 
-function fail(location: string, errors: ErrorObject[] | null | undefined): never {
+/** The first error as `{field, reason}`; `field` is `location` plus the dotted path (never the value). */
+export function describeFirstError(location: string, errors: ErrorObject[] | null | undefined): { field: string; reason: string } {
   const first = errors?.[0];
   const where = first ? field(first, location) : location;
   const reason =
@@ -115,6 +132,11 @@ function fail(location: string, errors: ErrorObject[] | null | undefined): never
       : first?.keyword === 'required'
         ? 'is required'
         : (first?.message ?? 'is invalid');
+  return { field: where, reason };
+}
+
+function fail(location: string, errors: ErrorObject[] | null | undefined): never {
+  const { field: where, reason } = describeFirstError(location, errors);
   throw new InvalidError('validation_failed', `${where} ${reason}`, { field: where, reason });
 }
 

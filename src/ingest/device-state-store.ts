@@ -1,0 +1,120 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import { rawCollection } from '../connections.js';
+import { markPidCollection } from '../privacy/pid-registry.js';
+import { findByIds, type IdLookup } from './id-lookup.js';
+
+/** The bundle the device last confirmed running (its newest `app_ready` by occurredAt). */
+export interface CurrentBundle {
+  at: Date;
+  version: string;
+  channel: string;
+  platform: string;
+}
+
+/** What ingest knows about a device's activity, to skip writes that would change nothing. */
+export interface DeviceSnapshot {
+  pid: string;
+  current?: CurrentBundle;
+  firstSeen?: Date;
+  lastSeen?: Date;
+}
+
+/** Accepted events of one device in one batch, folded: the UTC day they arrived and the newest app_ready. */
+export interface DeviceActivity {
+  pid: string;
+  day: Date;
+  current?: CurrentBundle;
+}
+
+/** Per-device state (collection `devices`, `_id` = `${appId}:${pid}`). Consent lives in `device_consents`. */
+export interface DeviceStateStore {
+  snapshots(appId: string, pids: readonly string[]): Promise<Map<string, DeviceSnapshot>>;
+  /** Bulk upserts with commutative operators ($max/$min/$setOnInsert): replays and reorderings converge. */
+  recordActivity(appId: string, activity: readonly DeviceActivity[]): Promise<void>;
+}
+
+export interface DeviceDoc {
+  _id: string;
+  appId: string;
+  pid: string;
+  current?: CurrentBundle;
+  /** UTC midnight of the first and last day the device's events arrived (day precision on purpose). */
+  firstSeen: Date;
+  lastSeen: Date;
+}
+
+const deviceSchema = new Schema<DeviceDoc>(
+  {
+    _id: { type: String, required: true },
+    appId: { type: String, required: true },
+    pid: { type: String, required: true },
+    current: Schema.Types.Mixed,
+    firstSeen: { type: Date, required: true },
+    lastSeen: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'devices' },
+);
+// Access, export and erasure look a device up by (appId, pid); ingest itself reads by _id.
+deviceSchema.index({ appId: 1, pid: 1 });
+markPidCollection(deviceSchema, {
+  category: 'device state',
+  purpose: 'the bundle the device runs and the days it was first and last seen, for metrics and rollouts',
+  retention: 'kept while the app exists; removed on erasure',
+});
+
+const deviceDocId = (appId: string, pid: string): string => `${appId}:${pid}`;
+const DUPLICATE_KEY = 11000;
+
+interface BulkFailure {
+  name?: string;
+  writeErrors?: { index: number; code?: number } | Array<{ index: number; code?: number }>;
+}
+
+export class MongoDeviceStateStore implements DeviceStateStore {
+  readonly model: Model<DeviceDoc>;
+
+  constructor(
+    connection: Connection,
+    private readonly lookup: IdLookup = 'in',
+  ) {
+    this.model = connection.model<DeviceDoc>('Device', deviceSchema);
+  }
+
+  async snapshots(appId: string, pids: readonly string[]): Promise<Map<string, DeviceSnapshot>> {
+    const docs = await findByIds(
+      rawCollection(this.model),
+      pids.map((pid) => deviceDocId(appId, pid)),
+      { pid: 1, current: 1, firstSeen: 1, lastSeen: 1 },
+      this.lookup,
+    );
+    return new Map(docs.map(({ _id, appId: _appId, ...snapshot }) => [snapshot.pid, snapshot]));
+  }
+
+  async recordActivity(appId: string, activity: readonly DeviceActivity[]): Promise<void> {
+    if (activity.length === 0) return;
+    const ops = activity.map(({ pid, day, current }) => ({
+      updateOne: {
+        filter: { _id: deviceDocId(appId, pid) },
+        // `current` starts with `at`, so $max on the subdocument keeps the newest app_ready.
+        update: {
+          $max: { lastSeen: day, ...(current ? { current } : {}) },
+          $min: { firstSeen: day },
+          $setOnInsert: { appId, pid },
+        },
+        upsert: true,
+      },
+    }));
+    try {
+      await rawCollection(this.model).bulkWrite(ops, { ordered: false });
+    } catch (err) {
+      // Two batches of a new device raced to create it; the losers' updates now find the document.
+      const failure = err as BulkFailure;
+      const errors = failure.writeErrors === undefined ? [] : [failure.writeErrors].flat();
+      if (failure.name !== 'MongoBulkWriteError' || errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
+      await rawCollection(this.model).bulkWrite(
+        errors.map((e) => ops[e.index]!),
+        { ordered: false },
+      );
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import { rawCollection } from '../connections.js';
+import { markPidCollection } from '../privacy/pid-registry.js';
+import { EVENT_TYPES, type StoredEvent } from './stored-event.js';
+
+/** Durable storage of raw events. */
+export interface EventStore {
+  /**
+   * Inserts every event whose `_id` is not stored yet; resolves once the database acknowledged the write.
+   * Returns, per event, true when this call stored it and false when it was already there (a duplicate).
+   * Any other write failure rejects: then nothing may be acknowledged.
+   */
+  insert(events: readonly StoredEvent[]): Promise<boolean[]>;
+}
+
+const eventSchema = new Schema<StoredEvent>(
+  {
+    _id: { type: String, required: true },
+    appId: { type: String, required: true },
+    eventId: { type: String, required: true },
+    pid: { type: String, required: true },
+    type: { type: String, required: true, enum: EVENT_TYPES },
+    version: { type: String, required: true },
+    channel: { type: String, required: true },
+    platform: { type: String, required: true },
+    occurredAt: { type: Date, required: true },
+    receivedAt: { type: Date, required: true },
+    fromVersion: String,
+    nativeVersion: String,
+    osVersion: String,
+    errorCode: String,
+    durationMs: Number,
+  },
+  { versionKey: false, collection: 'events' },
+);
+// Access, export and erasure of one device's events (privacy); also the shard key {appId, pid}.
+eventSchema.index({ appId: 1, pid: 1 });
+// Retention purge (occurredAt older than the app's policy) and metric reconciliation over a time range.
+eventSchema.index({ appId: 1, occurredAt: 1 });
+markPidCollection(eventSchema, {
+  category: 'update telemetry events',
+  purpose: 'adoption and failure metrics per release, and the rollout guard',
+  retention: "the app's retention policy (default 90 days), purged by the retention job",
+});
+
+const DUPLICATE_KEY = 11000;
+
+interface BulkWriteFailure {
+  name?: string;
+  writeErrors?: { index: number; code?: number } | Array<{ index: number; code?: number }>;
+  writeConcernError?: unknown;
+}
+
+/** The indexes that failed only because the `_id` exists; undefined when anything else went wrong. */
+function duplicateIndexes(err: unknown): number[] | undefined {
+  const failure = err as BulkWriteFailure | null;
+  if (!failure || failure.name !== 'MongoBulkWriteError' || failure.writeConcernError) return undefined;
+  const writeErrors = failure.writeErrors === undefined ? [] : [failure.writeErrors].flat();
+  if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) return undefined;
+  return writeErrors.map((e) => e.index);
+}
+
+export class MongoEventStore implements EventStore {
+  readonly model: Model<StoredEvent>;
+
+  constructor(connection: Connection) {
+    this.model = connection.model<StoredEvent>('TelemetryEvent', eventSchema);
+  }
+
+  async insert(events: readonly StoredEvent[]): Promise<boolean[]> {
+    const stored = events.map(() => true);
+    if (events.length === 0) return stored;
+    try {
+      // Unordered: one duplicate does not stop the rest. Default (acknowledged) write concern.
+      await rawCollection(this.model).insertMany(events as StoredEvent[], { ordered: false });
+    } catch (err) {
+      const duplicates = duplicateIndexes(err);
+      if (!duplicates) throw err;
+      for (const index of duplicates) stored[index] = false;
+    }
+    return stored;
+  }
+}

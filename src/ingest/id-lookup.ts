@@ -1,0 +1,34 @@
+import type { Connection, mongo } from 'mongoose';
+
+/**
+ * How to fetch many documents by `_id`. MongoDB answers one `$in` from the primary key. FerretDB 1.24's
+ * SQLite backend pushes down only a filter that is exactly `{_id: <string>}`; anything else, `$in`
+ * included, scans the whole collection. There, N parallel point lookups are far cheaper than one scan.
+ */
+export type IdLookup = 'in' | 'each';
+
+/** Asks the server once at start-up; FerretDB identifies itself in `buildInfo`. */
+export async function detectIdLookup(connection: Connection): Promise<IdLookup> {
+  const db = connection.db;
+  if (!db) return 'in';
+  const info = await db.admin().command({ buildInfo: 1 });
+  return typeof info.ferretdbVersion === 'string' ? 'each' : 'in';
+}
+
+/** Documents whose `_id` is in `ids` (missing ones are simply absent), in one round trip or N parallel ones. */
+export async function findByIds<T extends mongo.Document>(
+  collection: mongo.Collection<T>,
+  ids: readonly string[],
+  projection: mongo.Document,
+  lookup: IdLookup,
+): Promise<T[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  if (lookup === 'in' && unique.length > 1) {
+    return (await collection.find({ _id: { $in: unique } } as mongo.Filter<T>, { projection }).toArray()) as T[];
+  }
+  const found: Array<T | null> = await Promise.all(
+    unique.map((id) => collection.findOne({ _id: id } as mongo.Filter<T>, { projection }) as Promise<T | null>),
+  );
+  return found.filter((doc): doc is T => doc !== null);
+}

@@ -1,0 +1,68 @@
+import type { Redis } from 'ioredis';
+import type { Connection } from 'mongoose';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Pseudonyms } from '../crypto/pseudonyms.js';
+import type { RequestValidators } from '../http/validation.js';
+import type { Logger } from '../logger.js';
+import { MongoConsentLedger, MongoConsentStateStore } from './consent-store.js';
+import { ConsentService } from './consent-service.js';
+import { MongoDeviceStateStore } from './device-state-store.js';
+import { eventShapeCheck } from './event-shape.js';
+import { MongoEventStore } from './event-store.js';
+import { CoalescingEventWriter } from './event-writer.js';
+import type { IdLookup } from './id-lookup.js';
+import { InFlightGate, RedisIngestRateLimits } from './ingest-limits.js';
+import { prometheusIngestObserver } from './ingest-metrics.js';
+import { INGEST_LIMITS, IngestService } from './ingest-service.js';
+import type { AcceptedEventsListener } from './stored-event.js';
+import type { SuppressionStore } from './suppression-store.js';
+
+export interface IngestModule {
+  ingest: IngestService;
+  consent: ConsentService;
+}
+
+/** Builds ingest's stores and services (called from src/container.ts, before indexes are ensured). */
+export function createIngestModule(deps: {
+  config: Config;
+  mongo: Connection;
+  redis: Redis;
+  metrics: Registry;
+  clock: Clock;
+  logger: Logger;
+  pseudonyms: Pseudonyms;
+  validators: RequestValidators;
+  suppressions: SuppressionStore;
+  acceptedEvents: readonly AcceptedEventsListener[];
+  idLookup: IdLookup;
+}): IngestModule {
+  const { config, mongo, clock, logger, pseudonyms, suppressions } = deps;
+  const devices = new MongoDeviceStateStore(mongo, deps.idLookup);
+  const states = new MongoConsentStateStore(mongo, deps.idLookup);
+  const rateLimits = new RedisIngestRateLimits(deps.redis, config.queuePrefix, {
+    appEventsPerSecond: config.ingestAppEventsPerSecond,
+    deviceEventsPerMinute: config.ingestDeviceEventsPerMinute,
+  });
+  const gate = new InFlightGate(config.ingestMaxInFlight);
+  const writer = new CoalescingEventWriter(new MongoEventStore(mongo), deps.acceptedEvents, (err) =>
+    logger.warn({ err: { name: (err as Error | undefined)?.name } }, 'accepted-events listener failed'),
+  );
+  const ingest = new IngestService({
+    writer,
+    devices,
+    consents: states,
+    suppressions,
+    pseudonyms,
+    rateLimits,
+    gate,
+    checkEvent: eventShapeCheck(deps.validators.component('TelemetryEvent')),
+    observer: prometheusIngestObserver(deps.metrics, () => gate.inFlight),
+    clock,
+    logger,
+    limits: { ...INGEST_LIMITS, timeoutMs: config.ingestTimeoutMs },
+  });
+  const consent = new ConsentService({ ledger: new MongoConsentLedger(mongo), states, suppressions, pseudonyms, rateLimits, clock, logger });
+  return { ingest, consent };
+}

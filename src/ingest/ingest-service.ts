@@ -1,0 +1,211 @@
+import type { Clock } from '../clock.js';
+import type { Pseudonyms } from '../crypto/pseudonyms.js';
+import { DomainError, RateLimitedError, TooLargeError, UnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ConsentStateStore } from './consent-store.js';
+import type { DeviceStateStore } from './device-state-store.js';
+import { activityOf, DAY_MS, toStored, utcDay } from './event-folding.js';
+import type { EventShapeCheck } from './event-shape.js';
+import type { InFlightGate, IngestRateLimits } from './ingest-limits.js';
+import type { EventOutcome, IngestObserver } from './ingest-metrics.js';
+import type { StoredEvent } from './stored-event.js';
+import type { SuppressionStore } from './suppression-store.js';
+
+export type RejectCode = Exclude<EventOutcome, 'accepted' | 'duplicate'>;
+
+export interface EventReject {
+  index: number;
+  code: RejectCode;
+  message: string;
+  field?: string;
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: EventReject[];
+}
+
+export interface IngestLimits {
+  maxBatchEvents: number;
+  maxBatchBytes: number;
+  /** Oldest accepted occurredAt, before the server clock (also capped by the app's retention). */
+  maxEventAgeMs: number;
+  /** Newest accepted occurredAt, after the server clock. */
+  maxFutureSkewMs: number;
+  /** Reads plus durable write; beyond it the batch is answered 503 and nothing is acknowledged. */
+  timeoutMs: number;
+}
+
+
+export const INGEST_LIMITS: Omit<IngestLimits, 'timeoutMs'> = {
+  maxBatchEvents: 500,
+  maxBatchBytes: 1_048_576,
+  maxEventAgeMs: 7 * DAY_MS,
+  maxFutureSkewMs: 5 * 60_000,
+};
+
+/** Durable event writes (see CoalescingEventWriter). */
+export interface EventWriter {
+  write(events: readonly StoredEvent[]): Promise<boolean[]>;
+}
+
+export interface IngestDeps {
+  writer: EventWriter;
+  devices: DeviceStateStore;
+  consents: ConsentStateStore;
+  suppressions: SuppressionStore;
+  pseudonyms: Pseudonyms;
+  rateLimits: IngestRateLimits;
+  gate: InFlightGate;
+  checkEvent: EventShapeCheck;
+  observer: IngestObserver;
+  clock: Clock;
+  logger: Logger;
+  limits: IngestLimits;
+}
+
+interface Candidate {
+  index: number;
+  event: StoredEvent;
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Consent-first ingest: validate each event on its own, pseudonymise at the edge, enforce rate limits,
+ * suppression and consent (read from the database for every batch), write durably, then answer.
+ */
+export class IngestService {
+  constructor(private readonly deps: IngestDeps) {}
+
+  async ingest(app: { appId: string; retentionDays: number }, items: readonly unknown[], bodyBytes?: number): Promise<IngestResult> {
+    const { limits, gate, observer } = this.deps;
+    if (items.length > limits.maxBatchEvents || (bodyBytes ?? 0) > limits.maxBatchBytes) {
+      observer.refused('too_large');
+      throw new TooLargeError(
+        'batch_too_large',
+        `A batch may hold at most ${limits.maxBatchEvents} events and ${limits.maxBatchBytes} bytes; split it`,
+        { maxEvents: limits.maxBatchEvents, maxBytes: limits.maxBatchBytes },
+      );
+    }
+    if (!gate.tryAcquire()) {
+      observer.refused('overloaded');
+      throw new UnavailableError('Ingest is at capacity; nothing was stored, retry after Retry-After', 1);
+    }
+    // The slot is held until the work really ends, even when the caller was already answered 503.
+    const work = this.process(app, items).finally(() => gate.release());
+    work.catch(() => undefined);
+    return withDeadline(work, limits.timeoutMs, () => {
+      observer.refused('timeout');
+      return new UnavailableError('The database did not confirm the write in time; nothing was acknowledged, retry', 2);
+    });
+  }
+
+  private async process(app: { appId: string; retentionDays: number }, items: readonly unknown[]): Promise<IngestResult> {
+    const { appId } = app;
+    const { clock, limits, rateLimits, observer } = this.deps;
+    const now = clock.now();
+    await this.observeRefusal(rateLimits.consumeApp(appId, items.length));
+
+    const rejected: EventReject[] = [];
+    const reject = (index: number, code: RejectCode, message: string, field?: string): void => {
+      rejected.push({ index, code, message, ...(field ? { field } : {}) });
+    };
+    const maxAgeMs = Math.min(limits.maxEventAgeMs, app.retentionDays * DAY_MS);
+    const candidates: Candidate[] = [];
+    const perPid = new Map<string, number>();
+    items.forEach((item, index) => {
+      const shape = this.deps.checkEvent(item);
+      if (!shape.ok) return reject(index, 'invalid', `${shape.field} ${shape.reason}`, shape.field);
+      const { event } = shape;
+      const age = now.getTime() - event.occurredAt.getTime();
+      if (age > maxAgeMs) {
+        return reject(index, 'too_old', `occurredAt is more than ${Math.round(maxAgeMs / 3_600_000)} hours in the past`);
+      }
+      if (-age > limits.maxFutureSkewMs) {
+        return reject(index, 'in_future', `occurredAt is more than ${limits.maxFutureSkewMs / 1000} s ahead of the server clock`);
+      }
+      const pid = this.deps.pseudonyms.pid(appId, event.deviceId);
+      perPid.set(pid, (perPid.get(pid) ?? 0) + 1);
+      candidates.push({ index, event: toStored(appId, pid, event, now) });
+    });
+    await this.observeRefusal(rateLimits.consumeDevices(appId, perPid));
+
+    const pids = [...perPid.keys()];
+    // Consent is read from the database for every batch: a withdrawal made through another process
+    // applies to the very next batch.
+    const [suppressed, granted, snapshots] = await this.storage(
+      Promise.all([
+        this.deps.suppressions.suppressed(appId, pids),
+        this.deps.consents.telemetryGranted(appId, pids),
+        this.deps.devices.snapshots(appId, pids),
+      ]),
+    );
+    const unique: Candidate[] = [];
+    const ids = new Set<string>();
+    let duplicates = 0;
+    for (const candidate of candidates) {
+      const { pid, _id } = candidate.event;
+      if (suppressed.has(pid)) {
+        reject(candidate.index, 'suppressed', 'The device is on the suppression list (erased or objected); its events are not stored');
+      } else if (!granted.has(pid)) {
+        reject(candidate.index, 'consent_required', 'The device has no granted telemetry consent on record (POST /v1/consent first)');
+      } else if (ids.has(_id)) {
+        duplicates++;
+      } else {
+        ids.add(_id);
+        unique.push(candidate);
+      }
+    }
+
+    const events = unique.map((candidate) => candidate.event);
+    const [stored] = await this.storage(
+      Promise.all([
+        this.deps.writer.write(events),
+        this.deps.devices.recordActivity(appId, activityOf(events, snapshots, utcDay(now))),
+      ]),
+    );
+    const accepted = stored.filter(Boolean).length;
+    duplicates += stored.length - accepted;
+
+    observer.events('accepted', accepted);
+    observer.events('duplicate', duplicates);
+    for (const r of rejected) observer.events(r.code, 1);
+    rejected.sort((a, b) => a.index - b.index);
+    return { accepted, duplicates, rejected };
+  }
+
+  private async observeRefusal(check: Promise<void>): Promise<void> {
+    try {
+      await check;
+    } catch (err) {
+      this.deps.observer.refused(err instanceof RateLimitedError ? 'rate_limited' : 'unavailable');
+      throw err;
+    }
+  }
+
+  /** Any database failure on the way to the 202 becomes a 503: retrying is safe, acknowledging is not. */
+  private async storage<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      // Name and code only: driver messages can quote documents.
+      const { name, code } = err as { name?: string; code?: unknown };
+      this.deps.logger.warn({ err: { name, code } }, 'ingest storage failed');
+      this.deps.observer.refused('unavailable');
+      throw new UnavailableError('The events could not be stored; nothing was acknowledged, retry', 2);
+    }
+  }
+}
