@@ -107,6 +107,9 @@ export const AUTHZ_MATRIX: Record<string, MatrixRow> = {
   listRolloutDecisions: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
   listIncidents: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
 
+  // metrics
+  getAppMetrics: { auth: 'admin', allow: READERS, scope: { app: 'path', channel: 'query' }, sample: ({ channel }) => ({ query: { channel } }) },
+
   // device update decision
   checkForUpdate: {
     auth: 'device',
