@@ -10,7 +10,7 @@ import { simGuardConfig, simulateBaselineRates } from './world.js';
 export interface RunOptions {
   /** Replace the scenario's seed count (quick checks). */
   seeds?: number;
-  /** Simulate every device even where aggregate counts are equivalent (slow; for cross-checks). */
+  /** Send every device's events through the counter even where tallies are equivalent (slow; for cross-checks). */
   forceDeviceLevel?: boolean;
 }
 
@@ -31,7 +31,7 @@ export function runOnce(scenario: Scenario, runIndex: number, options: RunOption
   const rng = createRng(seedFromString(`${scenario.name}#${runIndex}`));
   if (simulationLevel(scenario, options) === 'aggregate') return runAggregate(scenario, config, rng);
   const baselineRates = scenario.metric === 'crash_rate' ? {} : simulateBaselineRates(scenario, rng);
-  return runDeviceLevel(scenario, config, rng, baselineRates);
+  return runDeviceLevel(scenario, config, rng, baselineRates, undefined, options.forceDeviceLevel);
 }
 
 export function runScenario(scenario: Scenario, options: RunOptions = {}): ScenarioSummary {
