@@ -87,6 +87,10 @@ describe('the device-id canary', () => {
     const batch = await record(http.post('/v1/events').set(ingest).send({ events: [event(), event({ type: 'crash' }), event({ type: 'nonsense' }), event({ occurredAt: 'never' })] }));
     expect(batch.status).toBe(202);
     await record(http.post('/v1/events').set(ingest).send({ events: [{ deviceId: CANARY }], extra: CANARY }));
+    // As a field name, inside malformed JSON, and with an unknown key (cases from ingest-canary.test.ts).
+    await record(http.post('/v1/events').set(ingest).send({ events: [{ ...event(), [CANARY]: 1 }] }));
+    await record(http.post('/v1/events').set(ingest).set('Content-Type', 'application/json').send(`{"events":[{"deviceId":"${CANARY}"`));
+    await record(http.post('/v1/events').set({ Authorization: 'Bearer ogi_unknown' }).send({ events: [event()] }));
     const check = { deviceId: CANARY, channel: 'production', platform: 'android', currentVersion: '1.0.0', nativeVersion: '1.0.0' };
     expect((await record(http.post('/v1/update-check').set(ingest).send(check))).status).toBe(200);
     await record(http.post('/v1/update-check').set(ingest).send({ ...check, platform: 'toaster' }));
