@@ -2,16 +2,7 @@
 // Pure and in-memory; the ingest pipeline and the guard simulation both feed it, so the guard is
 // always measured on exactly the counts production computes.
 
-export const EVENT_TYPES = [
-  'download_started',
-  'download_completed',
-  'download_failed',
-  'installed',
-  'install_failed',
-  'app_ready',
-  'crash',
-  'rolled_back',
-] as const;
+export const EVENT_TYPES = ['download_started', 'download_completed', 'download_failed', 'installed', 'install_failed', 'app_ready', 'crash', 'rolled_back'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export type CountedMetric = 'install_failure' | 'launch_failure' | 'crash_rate';
 
@@ -95,8 +86,7 @@ export class DeviceCounter {
   private readonly appReadyTimeoutMs: number;
   private readonly deliveryGraceMs: number;
   private readonly dedupeWindowMs: number;
-  private readonly retentionMs: number;
-  // pid → its versions (usually one or two): avoids building a composite key string per event.
+  private readonly retentionMs: number;  // pid → its versions (usually one or two): avoids building a composite key string per event.
   private readonly devices = new Map<string, DeviceVersion[]>();
   private readonly everFailed = new Set<string>();
   private pendingLaunches: DeviceVersion[] = [];
@@ -106,11 +96,13 @@ export class DeviceCounter {
   private generationStart: number | null = null;
 
   constructor(options: DeviceCounterOptions = {}) {
-    this.bucketMs = options.bucketMs ?? MINUTE;
-    this.appReadyTimeoutMs = options.appReadyTimeoutMs ?? 10 * MINUTE;
-    this.deliveryGraceMs = options.deliveryGraceMs ?? 0;
-    this.dedupeWindowMs = options.dedupeWindowMs ?? 60 * MINUTE;
-    this.retentionMs = options.retentionMs ?? 120 * MINUTE;
+    ({
+      bucketMs: this.bucketMs = MINUTE,
+      appReadyTimeoutMs: this.appReadyTimeoutMs = 10 * MINUTE,
+      deliveryGraceMs: this.deliveryGraceMs = 0,
+      dedupeWindowMs: this.dedupeWindowMs = 60 * MINUTE,
+      retentionMs: this.retentionMs = 120 * MINUTE,
+    } = options);
   }
 
   bucketOf(at: number): number {

@@ -125,7 +125,7 @@ export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
     if (!isObj(raw.platforms) || Object.keys(raw.platforms).length === 0) problems.push('platforms must be a non-empty object {name: share}');
     else {
       platforms = {};
-      for (const [platform, share] of Object.entries(raw.platforms)) {
+      for (const platform of Object.keys(raw.platforms)) {
         if (platform === 'all') problems.push('platforms: "all" is reserved for the pooled segment');
         platforms[platform] = num(raw.platforms, platform, `platforms.${platform}`, { min: 0, exclusiveMin: true });
       }
