@@ -12,6 +12,8 @@ export interface ScenarioSummary {
   failingDevicesAtDetection: number | null;
   exposedDevicesAtDetection: number | null;
   pausedForDataRate: number;
+  /** FAILs per detector (sprt, cusum, catastrophic): the CUSUM is the one detector without an α guarantee. */
+  alarmsByDetector: Record<string, number>;
   expectHeld: boolean;
   violations?: string[];
 }
@@ -62,12 +64,19 @@ export function summarise(scenario: Scenario, outcomes: RunOutcome[]): ScenarioS
     failingDevicesAtDetection: median(detecting.map((o) => o.failingDevicesAtDetection ?? 0)),
     exposedDevicesAtDetection: median(detecting.map((o) => o.exposedDevicesAtDetection ?? 0)),
     pausedForDataRate: outcomes.filter((o) => o.pausedForData).length / runs,
+    alarmsByDetector: countBy(alarms.map((o) => o.failDetector ?? 'unknown')),
     expectHeld: true,
   };
   const violations = checkExpectations(scenario, summary, outcomes);
   summary.expectHeld = violations.length === 0;
   if (violations.length > 0) summary.violations = violations;
   return summary;
+}
+
+function countBy(keys: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const key of keys) counts[key] = (counts[key] ?? 0) + 1;
+  return counts;
 }
 
 function checkExpectations(scenario: Scenario, s: ScenarioSummary, outcomes: RunOutcome[]): string[] {
