@@ -35,8 +35,10 @@ export interface AuditVerification {
 }
 
 const MAX_ATTEMPTS = 100;
+const MAX_BATCH = 100;
 
 type Position = { seq: number; hash: string };
+type Pending = { record: AuditRecord; resolve: (entry: AuditEntry) => void; reject: (err: unknown) => void; alone?: boolean };
 
 /**
  * Append-only, hash-chained, MAC-ed audit log.
@@ -52,7 +54,8 @@ type Position = { seq: number; hash: string };
  *   gap visible rather than healing it.
  */
 export class AuditLog {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly pending: Pending[] = [];
+  private draining = false;
   private lastWritten: Position | undefined;
 
   constructor(
@@ -61,10 +64,12 @@ export class AuditLog {
     private readonly macKey: Buffer,
   ) {}
 
+  /** Appends one entry. Entries recorded while an append is in flight go out together, in order. */
   record(record: AuditRecord): Promise<AuditEntry> {
-    const run = this.tail.then(() => this.append(record));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
   }
 
   async find(filter: AuditFilter): Promise<AuditEntry[]> {
@@ -104,32 +109,87 @@ export class AuditLog {
     return { valid: true, checked, ...(prev.seq > 0 ? { head: prev } : {}) };
   }
 
-  private async append(record: AuditRecord): Promise<AuditEntry> {
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.nextBatch();
+        const written: AuditEntry[] = [];
+        try {
+          await this.append(batch.map((p) => p.record), written);
+          batch.forEach((p, i) => p.resolve(written[i]!));
+        } catch (err) {
+          batch.slice(0, written.length).forEach((p, i) => p.resolve(written[i]!));
+          const rest = batch.slice(written.length);
+          // One bad record must not fail its neighbours: the rest are retried one by one.
+          if (rest.length === 1) rest[0]!.reject(err);
+          else this.pending.unshift(...rest.map((p) => ({ ...p, alone: true })));
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private nextBatch(): Pending[] {
+    if (this.pending[0]?.alone) return this.pending.splice(0, 1);
+    let size = 0;
+    while (size < this.pending.length && size < MAX_BATCH && !this.pending[size]!.alone) size++;
+    return this.pending.splice(0, size);
+  }
+
+  /**
+   * Chains `records` after the head and inserts them in order into `written`, re-reading the head
+   * whenever another process got there first.
+   */
+  private async append(records: readonly AuditRecord[], written: AuditEntry[]): Promise<void> {
     let base = this.lastWritten ?? (await this.readBase());
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const entries = this.chain(base, records.slice(written.length));
+      let inserted: number;
+      try {
+        inserted = await this.store.insertMany(entries);
+      } catch (err) {
+        await this.accept(entries.slice(0, (err as { insertedBefore?: number }).insertedBefore ?? 0), written);
+        throw err;
+      }
+      await this.accept(entries.slice(0, inserted), written);
+      if (written.length === records.length) return;
+      // Another process took the next position: back off a little (more each time) and re-read the head.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 2)));
+      base = await this.readBase();
+    }
+    throw new UnavailableError('The audit log is busy; retry', 1);
+  }
+
+  /** Entries now stored: remember the new head and move the anchor to it. */
+  private async accept(entries: readonly AuditEntry[], written: AuditEntry[]): Promise<void> {
+    const last = entries.at(-1);
+    if (!last) return;
+    written.push(...entries);
+    this.lastWritten = { seq: last.seq, hash: last.hash };
+    await this.store.advanceAnchor({ seq: last.seq, hash: last.hash, mac: last.mac });
+  }
+
+  private chain(base: Position, records: readonly AuditRecord[]): AuditEntry[] {
+    const at = this.clock.now();
+    let prev = base;
+    return records.map((record) => {
       const unhashed: Omit<AuditEntry, 'hash' | 'mac'> = {
-        seq: base.seq + 1,
-        at: this.clock.now(),
+        seq: prev.seq + 1,
+        at,
         actor: record.actor,
         action: record.action,
         target: record.target,
         ...(record.appId !== undefined ? { appId: record.appId } : {}),
         outcome: record.outcome ?? 'success',
         details: normaliseDetails(record.details ?? {}),
-        prevHash: base.hash,
+        prevHash: prev.hash,
       };
       const hash = this.hashOf(unhashed);
-      const entry: AuditEntry = { ...unhashed, hash, mac: this.macOf(hash) };
-      if (await this.store.insert(entry)) {
-        this.lastWritten = { seq: entry.seq, hash };
-        await this.store.advanceAnchor({ seq: entry.seq, hash, mac: entry.mac });
-        return entry;
-      }
-      // Another process took the position: back off a little (more each time) and re-read the head.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 2)));
-      base = await this.readBase();
-    }
-    throw new UnavailableError('The audit log is busy; retry', 1);
+      prev = { seq: unhashed.seq, hash };
+      return { ...unhashed, hash, mac: this.macOf(hash) };
+    });
   }
 
   /** The position to append after: the stored head, or the anchor when the tail was cut off. */

@@ -43,6 +43,11 @@ export interface AuditStore {
   head(): Promise<AuditEntry | null>;
   /** false when another process took this seq first. */
   insert(entry: AuditEntry): Promise<boolean>;
+  /**
+   * Inserts consecutive entries in order; stops at the first position another process took and returns
+   * how many were inserted before it. Any other failure is thrown with `insertedBefore` set.
+   */
+  insertMany(entries: readonly AuditEntry[]): Promise<number>;
   find(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in chain order, streamed. */
   scan(): AsyncIterable<AuditEntry>;
@@ -117,6 +122,26 @@ export class MongoAuditStore implements AuditStore {
     } catch (err) {
       if ((err as { code?: number }).code === DUPLICATE_KEY) return false;
       throw err;
+    }
+  }
+
+  async insertMany(entries: readonly AuditEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    try {
+      await rawCollection(this.model).insertMany(
+        entries.map(({ seq, ...rest }) => ({ _id: seq, ...rest })),
+        { ordered: true },
+      );
+      return entries.length;
+    } catch (err) {
+      const first = (err as { code?: number; writeErrors?: Array<{ code?: number; index?: number }> | { code?: number; index?: number } })
+        .writeErrors;
+      const writeError = Array.isArray(first) ? first[0] : first;
+      const code = writeError?.code ?? (err as { code?: number }).code;
+      if (code === DUPLICATE_KEY && typeof writeError?.index === 'number') return writeError.index;
+      if (code === DUPLICATE_KEY && entries.length === 1) return 0;
+      // Another failure: say how many went in before it, so the caller neither loses nor repeats them.
+      throw Object.assign(err as Error, { insertedBefore: typeof writeError?.index === 'number' ? writeError.index : 0 });
     }
   }
 

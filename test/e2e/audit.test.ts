@@ -128,7 +128,7 @@ describe('tamper evidence', () => {
 });
 
 describe('concurrent appends from several processes', () => {
-  it('two containers on one database appending in parallel keep one valid chain', async () => {
+  it('three containers on one database appending in parallel keep one valid chain', async () => {
     await resetLog(0);
     const { createContainer } = await import('../../src/container.js');
     const { testConfig } = await import('../../src/config.js');
@@ -148,22 +148,35 @@ describe('concurrent appends from several processes', () => {
     try {
       const writers = [ctx.container, ...others];
       const PER_WRITER = 150;
-      await Promise.all(
-        writers.flatMap((c, w) =>
+      const started = Date.now();
+      // Bursts (batched within a process) and, at the same time, one-at-a-time loops that contend on every entry.
+      const LOOPS = 4;
+      const PER_LOOP = 25;
+      await Promise.all([
+        ...writers.flatMap((c, w) =>
           Array.from({ length: PER_WRITER }, (_, i) => c.audit.record({ actor: `writer-${w}`, action: 'test.parallel', target: `n:${i}`, details: { w, i } })),
         ),
-      );
-      const total = writers.length * PER_WRITER;
+        ...writers.flatMap((c, w) =>
+          Array.from({ length: LOOPS }, async (_, l) => {
+            for (let i = 0; i < PER_LOOP; i++) await c.audit.record({ actor: `looper-${w}`, action: 'test.loop', target: `l:${l}:${i}` });
+          }),
+        ),
+      ]);
+      const total = writers.length * (PER_WRITER + LOOPS * PER_LOOP);
+      console.log(`[audit] ${total} entries appended by ${writers.length} processes in parallel in ${Date.now() - started} ms`);
       const docs = await entries().find().sort({ _id: 1 }).toArray();
       expect(docs.map((d) => d._id)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-      for (let w = 0; w < writers.length; w++) expect(docs.filter((d) => d.actor === `writer-${w}`)).toHaveLength(PER_WRITER);
+      for (let w = 0; w < writers.length; w++) {
+        expect(docs.filter((d) => d.actor === `writer-${w}`)).toHaveLength(PER_WRITER);
+        expect(docs.filter((d) => d.actor === `looper-${w}`)).toHaveLength(LOOPS * PER_LOOP);
+      }
       expect(await verify()).toMatchObject({ valid: true, checked: total });
       // Every process verifies the same chain: the MAC key comes from the shared MASTER_KEY.
       expect(await others[0]!.audit.verify()).toMatchObject({ valid: true, checked: total });
     } finally {
       await Promise.all(others.map((c) => c.close()));
     }
-  });
+  }, 120_000);
 });
 
 describe('GET /v1/audit', () => {
