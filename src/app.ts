@@ -7,6 +7,7 @@ import { auditRouter } from './audit/audit-router.js';
 import type { Container } from './container.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
+import { metricsRouter } from './metrics/metrics-router.js';
 import { ingestRouter } from './ingest/ingest-router.js';
 import { opsRouter } from './ops/ops-router.js';
 
@@ -30,6 +31,7 @@ export function createApp(container: Container): Express {
 
   app.use(opsRouter({ mongo: container.mongo, redis: container.redis, registry: container.metrics }));
   app.use(appRouter(container));
+  app.use(metricsRouter({ metrics: container.deviceMetrics.service, access: container.access, validators: container.validators }));
   app.use(ingestRouter(container));
   app.use(apiKeyRouter(container));
   app.use(auditRouter(container));

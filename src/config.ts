@@ -20,6 +20,8 @@ export interface Config {
   readonly queuePrefix: string;
   readonly bodyLimitBytes: number;
   readonly shutdownTimeoutMs: number;
+  /** How often each process flushes its in-memory metric increments to the counters (freshness vs write load). */
+  readonly metricsFlushIntervalMs: number;
   /** Event batches one api process works on at once; more are refused with 503 + Retry-After. */
   readonly ingestMaxInFlight: number;
   /** How long an ingest request may take (reads + durable write) before it is answered 503. */
@@ -115,6 +117,7 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: oneOfPattern(env, 'QUEUE_PREFIX', /^[a-zA-Z0-9_-]{1,40}$/, 'otaguard'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 16_777_216),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 250, 20, 1000),
     ingestMaxInFlight: integer(env, 'INGEST_MAX_IN_FLIGHT', 64, 1, 10_000),
     ingestTimeoutMs: integer(env, 'INGEST_TIMEOUT_MS', 5000, 100, 120_000),
     ingestAppEventsPerSecond: integer(env, 'INGEST_APP_EVENTS_PER_SECOND', 10_000, 1, 10_000_000),

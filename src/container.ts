@@ -29,6 +29,7 @@ import { detectIdLookup } from './ingest/id-lookup.js';
 import { createIngestModule } from './ingest/ingest-module.js';
 import type { IngestService } from './ingest/ingest-service.js';
 import { Queues } from './queues.js';
+import { createDeviceMetrics, type DeviceMetrics } from './metrics/metrics-module.js';
 
 /** The object graph, built once. Routers and job processors take what they need from it. */
 export interface Container {
@@ -51,6 +52,8 @@ export interface Container {
   readonly suppressions: SuppressionStore;
   /** Ingest notifies these after each durable write; metrics registers its aggregator here. */
   readonly acceptedEvents: AcceptedEventsListener[];
+  /** Adoption and failure metrics: the accepted-events aggregator, the query service and the metrics jobs. */
+  readonly deviceMetrics: DeviceMetrics;
   /** Device telemetry ingest (events → collection `events`, device state → `devices`). */
   readonly ingest: IngestService;
   /** Consent decisions (ledger → collection `consents`, current state → `device_consents`). */
@@ -91,6 +94,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const idLookup = await detectIdLookup(mongo);
   const suppressions = new MongoSuppressionStore(mongo, idLookup);
   const acceptedEvents: AcceptedEventsListener[] = [];
+  const deviceMetrics = createDeviceMetrics({
+    mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs,
+  });
+  acceptedEvents.push(deviceMetrics.aggregator);
   const { ingest, consent } = createIngestModule({
     config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, acceptedEvents, idLookup,
   });
@@ -101,6 +108,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
+      // Metrics first: its last flush needs Redis and MongoDB.
+      await deviceMetrics.close().catch(() => undefined);
       await queues.close().catch(() => undefined);
       redis.disconnect();
       await mongo.close().catch(() => undefined);
@@ -124,6 +133,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     audit,
     suppressions,
     acceptedEvents,
+    deviceMetrics,
     ingest,
     consent,
     close,

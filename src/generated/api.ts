@@ -271,10 +271,158 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Adoption and failure metrics per version, counted per device, for a window and as a time series.
+         * @description Permission `metrics:read`. A key scoped to channels must name one of them in `channel`.
+         *
+         *     Every count is a number of **devices** (pseudonyms), never of events: a device counts at most once
+         *     per (version, metric, bucket) — ten crashes from one phone in a bucket are one failing device.
+         *     Buckets are UTC minutes, hours or days by the event's `occurredAt` (late events land in the bucket
+         *     they occurred in). `from` is rounded down and `to` up to whole buckets; the answer's `window` says
+         *     what was used. Definitions (versioned by `definitionsVersion`) are in the README, section "Metrics".
+         *
+         *     `versions` summarises the window in the coarsest buckets that tile it exactly (`window.summary`):
+         *     when the window is one such bucket (e.g. one UTC day) its counts are distinct devices in the window;
+         *     otherwise a device counts once per summary bucket it appears in (`unit: device-buckets`, e.g.
+         *     device-days), and rates and adoption are ratios of those sums. `series` has one point per bucket of
+         *     size `bucket` that has any device.
+         *
+         *     Counts are live within about a second of ingest; the 10-minute launch rule adds launch failures
+         *     once an install's window has passed, and reconciliation (hourly, and for late events) makes the
+         *     counters equal to what the raw events in retention imply.
+         */
+        get: operations["getAppMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        MetricsWindow: {
+            /**
+             * Format: date-time
+             * @description Start of the window actually used (inclusive
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End of the window actually used (exclusive
+             */
+            to: string;
+            /**
+             * @description Bucket size of `series`.
+             * @enum {string}
+             */
+            bucket: "minute" | "hour" | "day";
+            /** @description Number of `bucket`-sized buckets in the window. */
+            buckets: number;
+            /** @description How `versions` and the top-level `activeDevices` were counted. */
+            summary: {
+                /**
+                 * @description The coarsest bucket size that tiles the window exactly.
+                 * @enum {string}
+                 */
+                granularity: "minute" | "hour" | "day";
+                /** @description Number of such buckets in the window. */
+                buckets: number;
+                /**
+                 * @description `devices`: distinct devices in the window (the window is one bucket). `device-buckets`: a device counts once per summary bucket it appears in.
+                 * @enum {string}
+                 */
+                unit: "devices" | "device-buckets";
+            };
+        };
+        /** @description Devices exposed to each failure, i.e. the denominators of `rates`. */
+        MetricsExposure: {
+            /** @description Devices that sent `download_started`, `download_completed` or `download_failed` for the version. */
+            download: number;
+            /** @description Devices that sent `installed` or `install_failed` for the version. */
+            install: number;
+            /** @description Devices that installed the version (in the bucket of the `installed`), plus devices that rolled back from it with no install seen in the hour before. */
+            launch: number;
+            /** @description Devices running the version: sent `app_ready` or `crash` for it. */
+            crash: number;
+        };
+        /** @description Failing devices per metric. */
+        MetricsFailures: {
+            /** @description Devices that sent `download_failed`. */
+            download: number;
+            /** @description Devices that sent `install_failed`. */
+            install: number;
+            /** @description Devices whose launch of an install failed: a `crash` or `rolled_back` before the first `app_ready` after `installed`, or no `app_ready` within 10 minutes of `installed`. Counted in the bucket of the `installed`. */
+            launch: number;
+            /** @description Devices that sent at least one `crash` (ten crashes are one device). */
+            crash: number;
+            /** @description Devices that rolled back from the version (`rolled_back` with `fromVersion` = the version, or `version` when `fromVersion` is absent), in the bucket of the install they rolled back. */
+            rollback: number;
+        };
+        /** @description Failing ÷ exposed devices per metric; null when nothing was exposed. `rollback` divides by launch exposure. */
+        MetricsRates: {
+            /** @description failingDevices.download ÷ exposedDevices.download. */
+            download: number | null;
+            /** @description failingDevices.install ÷ exposedDevices.install. */
+            install: number | null;
+            /** @description failingDevices.launch ÷ exposedDevices.launch. */
+            launch: number | null;
+            /** @description failingDevices.crash ÷ exposedDevices.crash. */
+            crash: number | null;
+            /** @description failingDevices.rollback ÷ exposedDevices.launch. */
+            rollback: number | null;
+        };
+        MetricsVersion: {
+            version: components["schemas"]["BundleVersion"];
+            /** @description Devices that sent any event about this version. */
+            activeDevices: number;
+            /** @description Active devices whose latest `app_ready` in the bucket names this version (its confirmed running version). */
+            runningDevices: number;
+            /** @description runningDevices ÷ the activeDevices of all versions (the top-level `activeDevices`); null when no device was active. Adoptions of all versions sum to at most 1: the rest are active devices that confirmed no version in the bucket. */
+            adoption: number | null;
+            exposedDevices: components["schemas"]["MetricsExposure"];
+            failingDevices: components["schemas"]["MetricsFailures"];
+            rates: components["schemas"]["MetricsRates"];
+        };
+        MetricsSeriesPoint: {
+            /**
+             * Format: date-time
+             * @description Start of the bucket (UTC).
+             */
+            start: string;
+            /** @description Distinct devices with any event in the bucket (all versions). */
+            activeDevices: number;
+            /** @description The same per-version figures for this bucket, most active first. */
+            versions: components["schemas"]["MetricsVersion"][];
+        };
+        AppMetrics: {
+            appId: components["schemas"]["AppId"];
+            /** @description Version of the metric definitions, e.g. `otaguard-metrics/1`; changes when a definition changes meaning. */
+            definitionsVersion: string;
+            /** @description The filters applied (null = not filtered). */
+            filters: {
+                channel: string | null;
+                version: string | null;
+                platform: string | null;
+            };
+            window: components["schemas"]["MetricsWindow"];
+            /** @description Devices with any event in the window (all versions), in the unit of `window.summary`. */
+            activeDevices: number;
+            /** @description Per-version summary of the window, most active first. */
+            versions: components["schemas"]["MetricsVersion"][];
+            /** @description One point per bucket with any device, oldest first. */
+            series: components["schemas"]["MetricsSeriesPoint"][];
+        };
         Error: {
             error: {
                 /** @description Stable machine-readable code, e.g. `validation_failed`. */
@@ -955,6 +1103,46 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    getAppMetrics: {
+        parameters: {
+            query?: {
+                /** @description Only this channel. Without it, all channels (a device that switched channel counts once). */
+                channel?: components["schemas"]["ChannelName"];
+                /** @description Only this version in `versions` and `series` (adoption still divides by all active devices). */
+                version?: components["schemas"]["BundleVersion"];
+                /** @description Only this platform. */
+                platform?: components["schemas"]["DevicePlatform"];
+                /** @description Window start (rounded down to the bucket). Default: see `to`. */
+                from?: string;
+                /** @description Window end, exclusive (rounded up to the bucket). Defaults: the current UTC hour for `minute`, the current UTC day for `hour`, the 30 days up to the end of today for `day`. */
+                to?: string;
+                /** @description Bucket size of `series` (default `hour`). At most 1440 minute, 744 hour or 400 day buckets per window. */
+                bucket?: "minute" | "hour" | "day";
+            };
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
         };
     };
 }

@@ -34,9 +34,10 @@ export function uniqueName(prefix: string): string {
  * the database and deletes the prefix's Redis keys.
  */
 export async function createTestContext(
-  options: { clock?: Clock; config?: Partial<Config>; env?: Record<string, string> } = {},
+  /** `dbName` (with the same `config.queuePrefix` and `env.MASTER_KEY`) puts a second container on another's data. */
+  options: { clock?: Clock; config?: Partial<Config>; env?: Record<string, string>; dbName?: string } = {},
 ): Promise<TestContext> {
-  const dbName = uniqueName('t');
+  const dbName = options.dbName ?? uniqueName('t');
   const adminKey = `adm_${randomBytes(24).toString('hex')}`;
   const config = testConfig(
     { queuePrefix: uniqueName('q'), ...options.config },

@@ -1,0 +1,76 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { EventType } from '../ingest/stored-event.js';
+import type { CountedEvent } from './event-facts.js';
+import { historyVersion, type VersionHistoryEvent } from './launch-rules.js';
+
+/** Events that launch verdicts read. */
+const LAUNCH_TYPES: ReadonlySet<EventType> = new Set(['installed', 'app_ready', 'crash', 'rolled_back']);
+
+/** Recent launch events are kept this long after a device-version's last one: beyond the rollback lookback and the 10-minute rule. */
+export const LAUNCH_HISTORY_TTL_MS = 2 * 3_600_000;
+/** Installs older than this are no longer judged live (their history may be gone); reconciliation judges them. */
+export const LAUNCH_JUDGE_MAX_AGE_MS = 90 * 60_000;
+const MAX_ENTRIES = 64;
+
+const APPEND_SCRIPT = `
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -${MAX_ENTRIES}, -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+type HistoryPipeline = ChainableCommander & { otaguardLaunchAppend(key: string, entry: string, ttlMs: string): HistoryPipeline };
+
+export interface DeviceVersion {
+  appId: string;
+  version: string;
+  pid: string;
+}
+
+/**
+ * Each device-version's recent `installed`, `app_ready`, `crash` and `rolled_back` events, shared by every
+ * process through Redis. Launch verdicts read it instead of the raw events: FerretDB 1.24 answers any
+ * query but a point `_id` lookup with a full collection scan, which the hot path cannot afford.
+ */
+export class LaunchHistory {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    if (!('otaguardLaunchAppend' in redis)) redis.defineCommand('otaguardLaunchAppend', { numberOfKeys: 1, lua: APPEND_SCRIPT });
+  }
+
+  private key(d: DeviceVersion): string {
+    return `${this.prefix}:metrics:lh:${d.appId}:${d.version}:${d.pid.slice(0, 24)}`;
+  }
+
+  /** Appends the launch-relevant events, installs first so a batch's own app_ready never precedes its install. */
+  async append(events: readonly CountedEvent[]): Promise<void> {
+    const relevant = events.filter((e) => LAUNCH_TYPES.has(e.type));
+    if (relevant.length === 0) return;
+    const ordered = [...relevant.filter((e) => e.type === 'installed'), ...relevant.filter((e) => e.type !== 'installed')];
+    const pipeline = this.redis.pipeline() as HistoryPipeline;
+    for (const e of ordered) {
+      const key = this.key({ appId: e.appId, version: historyVersion(e), pid: e.pid });
+      pipeline.otaguardLaunchAppend(key, `${e.type}|${e.at}`, String(LAUNCH_HISTORY_TTL_MS));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async read(devices: readonly DeviceVersion[]): Promise<VersionHistoryEvent[][]> {
+    if (devices.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const d of devices) pipeline.lrange(this.key(d), 0, -1);
+    const results = (await pipeline.exec()) ?? [];
+    return devices.map((_, i) => {
+      const [err, entries] = results[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      return (entries as string[]).map((entry) => {
+        const sep = entry.indexOf('|');
+        return { type: entry.slice(0, sep) as EventType, at: Number(entry.slice(sep + 1)) };
+      });
+    });
+  }
+}

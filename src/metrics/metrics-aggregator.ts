@@ -1,0 +1,240 @@
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../clock.js';
+import type { AcceptedEventsListener, StoredEvent } from '../ingest/stored-event.js';
+import type { Logger } from '../logger.js';
+import { cellFacts, runningCells, type CellFact } from './cells.js';
+import type { CounterStore } from './counter-store.js';
+import { markerTtlMs, type DeviceMarks, type RegisterUpdate, type WatchedInstall } from './device-marks.js';
+import { countedEvent, directFacts, historyFacts, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
+import { Increments, LocalMarkerCache } from './increments.js';
+import type { LaunchHistory } from './launch-history.js';
+import { bucketStart, GRANULARITIES, type Fact, type ReadyObservation } from './metric-definitions.js';
+import type { MetricsInstruments } from './metrics-instruments.js';
+import type { RedisMutex } from './redis-mutex.js';
+
+interface Batch {
+  events: readonly StoredEvent[];
+  at: number;
+}
+
+export interface AggregatorDeps {
+  counters: CounterStore;
+  marks: DeviceMarks;
+  history: LaunchHistory;
+  /** Held around counter writes (FerretDB loses concurrent updates of one document). */
+  writeLease: RedisMutex;
+  clock: Clock;
+  logger: Logger;
+  instruments: MetricsInstruments;
+  flushIntervalMs: number;
+  maxBufferedEvents?: number;
+}
+
+/**
+ * Turns accepted events into per-device bucket counts. `onAccepted` only appends to a buffer (ingest's 202
+ * never waits for metrics); a timer flushes every `flushIntervalMs`: dedupe against Redis markers shared by
+ * every process, then one unordered bulk of positive `$inc` upserts. A failed write keeps its increments
+ * for the next flush; anything lost (a crash between marker and write) is restored by reconciliation.
+ */
+export class MetricsAggregator implements AcceptedEventsListener {
+  private buffer: Batch[] = [];
+  private buffered = 0;
+  private pendingFacts: Fact[] = [];
+  private unwritten = new Increments();
+  private readonly local = new LocalMarkerCache();
+  private readonly dirtyDays = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly maxBuffered: number;
+
+  constructor(private readonly deps: AggregatorDeps) {
+    this.maxBuffered = deps.maxBufferedEvents ?? 200_000;
+  }
+
+  get bufferedEvents(): number {
+    return this.buffered;
+  }
+
+  onAccepted(events: readonly StoredEvent[]): void {
+    if (events.length === 0) return;
+    if (this.buffered + events.length > this.maxBuffered) {
+      this.deps.instruments.droppedEvents.inc(events.length);
+      for (const e of events) this.dirtyDays.add(`${e.appId}|${bucketStart(new Date(e.occurredAt).getTime(), 'day')}`);
+      return;
+    }
+    this.buffer.push({ events, at: performance.now() });
+    this.buffered += events.length;
+  }
+
+  /** Facts decided outside ingest (the 10-minute launch rule); counted by the next flush. */
+  record(facts: readonly Fact[]): void {
+    this.pendingFacts.push(...facts);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush(), this.deps.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Flushes are serialised; resolves when everything buffered before the call is written (or has failed). */
+  flush(): Promise<void> {
+    this.chain = this.chain
+      .then(() => this.flushOnce())
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'metrics flush failed'));
+    return this.chain;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  private async flushOnce(): Promise<void> {
+    const batches = this.buffer;
+    const facts = this.pendingFacts;
+    this.buffer = [];
+    this.buffered = 0;
+    this.pendingFacts = [];
+    const { instruments, logger } = this.deps;
+    const started = batches.length > 0 ? Math.min(...batches.map((b) => b.at)) : undefined;
+    try {
+      if (batches.length > 0 || facts.length > 0) await this.count(batches, facts);
+    } catch (err) {
+      // Redis or the event history failed before anything was counted: keep the events for the next tick.
+      this.buffer = [...batches, ...this.buffer];
+      this.buffered += batches.reduce((n, b) => n + b.events.length, 0);
+      this.pendingFacts = [...facts, ...this.pendingFacts];
+      instruments.flushes.inc({ result: 'error' });
+      logger.warn({ err: (err as Error).message }, 'metrics flush could not dedupe; retrying');
+      return;
+    }
+    await this.write(started);
+  }
+
+  private async count(batches: readonly Batch[], extra: readonly Fact[]): Promise<void> {
+    const { marks, clock, instruments } = this.deps;
+    const now = clock.now().getTime();
+    const events = batches.flatMap((b) => b.events.map(countedEvent));
+    const facts: Fact[] = [...extra];
+    const ready: ReadyObservation[] = [];
+    const installs: WatchedInstall[] = [];
+    for (const e of events) {
+      facts.push(...directFacts(e));
+      const obs = readyObservation(e);
+      if (obs) ready.push(obs);
+      if (e.type === 'installed') {
+        // A pid prefix is all the markers and the launch history use; Redis never needs more of it.
+        installs.push({ appId: e.appId, pid: e.pid.slice(0, 24), version: e.version, channel: e.channel, platform: e.platform, installedAt: e.at });
+      }
+    }
+    await this.deps.history.append(events);
+    facts.push(...(await this.classifyWithHistory(events.filter(needsHistory), now)));
+
+    const increments = new Increments();
+    await this.claimFacts(facts, now, increments);
+    await this.confirmReady(ready, now, increments);
+    await marks.watchInstalls(installs);
+    if (this.dirtyDays.size > 0) {
+      await marks.markDirty(this.dirtyDays);
+      this.dirtyDays.clear();
+    }
+    this.unwritten.merge(increments);
+    instruments.countedEvents.inc(events.length);
+  }
+
+  /** Crashes and rollbacks decide launches: read each device-version's recent launch events (this batch's included). */
+  private async classifyWithHistory(events: readonly CountedEvent[], now: number): Promise<Fact[]> {
+    const histories = await this.deps.history.read(events.map((e) => ({ appId: e.appId, version: subjectVersion(e), pid: e.pid })));
+    return events.flatMap((e, i) => historyFacts(e, histories[i] ?? [], now));
+  }
+
+  private live(appId: string, g: CellFact['cell']['g'], t: number, at: number, now: number): boolean {
+    if (markerTtlMs(g, t, now) > 0) return true;
+    this.deps.instruments.lateFacts.inc();
+    this.dirtyDays.add(`${appId}|${bucketStart(at, 'day')}`);
+    return false;
+  }
+
+  private async claimFacts(facts: readonly Fact[], now: number, increments: Increments): Promise<void> {
+    const { marks } = this.deps;
+    const toClaim: CellFact[] = [];
+    const seen = new Set<string>();
+    for (const f of facts) {
+      for (const unit of cellFacts(f)) {
+        if (!this.live(f.appId, unit.cell.g, unit.cell.t, f.at, now)) continue;
+        const { key, field } = marks.markerOf(unit);
+        const id = `${key} ${field}`;
+        if (seen.has(id) || this.local.has(key, field, now)) continue;
+        seen.add(id);
+        toClaim.push(unit);
+      }
+    }
+    const claimed = await marks.claim(toClaim, now);
+    toClaim.forEach((unit, i) => {
+      const { key, field } = marks.markerOf(unit);
+      this.local.add(key, field, now + markerTtlMs(unit.cell.g, unit.cell.t, now));
+      if (claimed[i]) increments.add(unit.cell, unit.field);
+    });
+  }
+
+  /** Adoption numerator: a device counts for the version of its latest app_ready in the bucket. */
+  private async confirmReady(ready: readonly ReadyObservation[], now: number, increments: Increments): Promise<void> {
+    const latest = new Map<string, RegisterUpdate & { platform: string }>();
+    for (const o of ready) {
+      for (const g of GRANULARITIES) {
+        const t = bucketStart(o.at, g);
+        if (!this.live(o.appId, g, t, o.at, now)) continue;
+        const key = `${o.appId}|${g}|${t}|${o.pid}`;
+        const tag = `${o.version}|${o.channel}`;
+        const current = latest.get(key);
+        if (!current || o.at > current.at || (o.at === current.at && tag > current.tag)) {
+          latest.set(key, { appId: o.appId, g, t, pid: o.pid, at: o.at, tag, platform: o.platform });
+        }
+      }
+    }
+    const updates = [...latest.values()];
+    const results = await this.deps.marks.confirm(updates, now);
+    updates.forEach((u, i) => {
+      const previous = results[i];
+      if (previous === null || previous === undefined) return;
+      const [inChannel, inAll] = runningCells(u.appId, u.g, u.t, u.platform, u.tag);
+      if (previous === '') {
+        increments.add(inChannel!, 'runIn');
+        increments.add(inAll!, 'runIn');
+        return;
+      }
+      const oldTag = previous.slice(previous.indexOf('|') + 1);
+      if (oldTag === u.tag) return;
+      const [outChannel, outAll] = runningCells(u.appId, u.g, u.t, u.platform, oldTag);
+      increments.add(outChannel!, 'runOut');
+      increments.add(inChannel!, 'runIn');
+      if (outAll!.version !== inAll!.version) {
+        increments.add(outAll!, 'runOut');
+        increments.add(inAll!, 'runIn');
+      }
+    });
+  }
+
+  private async write(started: number | undefined): Promise<void> {
+    if (this.unwritten.size === 0) return;
+    const rows = this.unwritten;
+    this.unwritten = new Increments();
+    const { instruments } = this.deps;
+    let failed: Increments;
+    try {
+      // Rows the database rejected individually were not applied: only those are retried.
+      const written = await this.deps.writeLease.run(() => this.deps.counters.increment(rows.list()));
+      failed = written ? Increments.of(written.value) : rows;
+    } catch (err) {
+      failed = rows;
+      this.deps.logger.warn({ err: (err as Error).message, cells: rows.size }, 'metrics counter write failed; retrying');
+    }
+    failed.merge(this.unwritten);
+    this.unwritten = failed;
+    instruments.flushes.inc({ result: failed.size === 0 ? 'ok' : 'error' });
+    instruments.deviceIncrements.inc(rows.total() - failed.total());
+    if (failed.size === 0 && started !== undefined) instruments.flushLag.observe((performance.now() - started) / 1000);
+  }
+}
