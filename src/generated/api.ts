@@ -96,10 +96,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List apps (never their keys). */
+        /**
+         * List apps (never their keys).
+         * @description Permission `apps:read`. A key scoped to some apps sees only those.
+         */
         get: operations["listApps"];
         put?: never;
-        /** Create an app. The ingest key is returned once and stored only as a hash. */
+        /**
+         * Create an app. The ingest key is returned once and stored only as a hash.
+         * @description Permission `apps:write`. A key scoped to some apps can only create those. Recorded in the audit log (`app.create`).
+         */
         post: operations["createApp"];
         delete?: never;
         options?: never;

@@ -1,5 +1,6 @@
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PERMISSIONS, ROLE_PERMISSIONS, type Permission } from '../../src/access/permissions.js';
 import { listOperations, type OpenApiOperation } from '../../src/http/openapi-document.js';
 import { createCallers, type Callers, type Headers } from '../helpers/authz-callers.js';
 import { ALL_ROLES, AUTHZ_MATRIX, type MatrixRow, type RequestParts } from '../helpers/authz-matrix.js';
@@ -83,6 +84,20 @@ describe('the matrix covers the contract', () => {
       if (!row || row.auth !== 'admin') continue;
       expect(row.allow?.length, op.operationId).toBeGreaterThan(0);
       if (op.path.includes('{appId}')) expect(row.scope?.app, op.operationId).toBe('path');
+    }
+  });
+
+  it('each admin operation documents one permission, and its row allows exactly the roles holding it', () => {
+    for (const op of operations) {
+      const row = AUTHZ_MATRIX[op.operationId];
+      if (!row || row.auth !== 'admin') continue;
+      const text = `${String(op.definition.summary ?? '')} ${String(op.definition.description ?? '')}`;
+      const documented = [...text.matchAll(/[Pp]ermission `([a-z-]+:[a-z]+)`/g)].map((m) => m[1]!);
+      expect(documented, `${op.operationId} must say "Permission \`…\`" in its description`).toHaveLength(1);
+      const permission = documented[0] as Permission;
+      expect(PERMISSIONS, op.operationId).toContain(permission);
+      const holders = ALL_ROLES.filter((role) => ROLE_PERMISSIONS[role].has(permission));
+      expect([...(row.allow ?? [])].sort(), `${op.operationId} (${permission})`).toEqual([...holders].sort());
     }
   });
 
