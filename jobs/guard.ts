@@ -13,5 +13,11 @@ export function guardProcessor(container: Container): Processor<'guard'> {
     for (const id of await rolloutStore.activeIds()) await scheduler.scheduleCurrent(id, now);
   };
   armActive().catch((err: unknown) => container.logger.warn({ err: (err as Error).message }, 'could not arm active rollouts'));
-  return async ({ rolloutId, bucketStart }) => guard.run(rolloutId, bucketStart);
+  return async ({ rolloutId, bucketStart }) => {
+    const started = Date.now();
+    const outcome = await guard.run(rolloutId, bucketStart);
+    const lateMs = started - scheduler.cutoffOf(bucketStart);
+    container.logger.debug({ rolloutId, bucketStart, outcome, ms: Date.now() - started, lateMs }, 'guard evaluation');
+    return outcome;
+  };
 }

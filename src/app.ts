@@ -10,6 +10,10 @@ import { requestContext } from './http/request-context.js';
 import { metricsRouter } from './metrics/metrics-router.js';
 import { ingestRouter } from './ingest/ingest-router.js';
 import { opsRouter } from './ops/ops-router.js';
+import { releaseRouter } from './releases/release-router.js';
+import { rolloutRouter } from './rollouts/rollout-router.js';
+import { updateCheckRouter } from './rollouts/update-check-router.js';
+import { webhookRouter } from './webhooks/webhook-router.js';
 
 /** Builds the HTTP app from a ready container. Does no I/O itself. */
 export function createApp(container: Container): Express {
@@ -35,6 +39,10 @@ export function createApp(container: Container): Express {
   app.use(ingestRouter(container));
   app.use(apiKeyRouter(container));
   app.use(auditRouter(container));
+  app.use(releaseRouter({ ...container, releases: container.rollouts.releases }));
+  app.use(rolloutRouter({ ...container.rollouts, access: container.access, validators: container.validators }));
+  app.use(updateCheckRouter({ ...container.rollouts, apps: container.apps, validators: container.validators }));
+  app.use(webhookRouter(container));
 
   app.use(notFoundHandler);
   app.use(countAuthFailures(container.authThrottle));

@@ -29,6 +29,10 @@ import { detectIdLookup } from './ingest/id-lookup.js';
 import { createIngestModule } from './ingest/ingest-module.js';
 import type { IngestService } from './ingest/ingest-service.js';
 import { Queues } from './queues.js';
+import { createRolloutFeature, type RolloutFeature } from './rollouts/rollout-feature.js';
+import { WebhookService } from './webhooks/webhook-service.js';
+import { SecretBox } from './webhooks/webhook-signature.js';
+import { MongoWebhookStore } from './webhooks/webhook-store.js';
 import { createDeviceMetrics, type DeviceMetrics } from './metrics/metrics-module.js';
 
 /** The object graph, built once. Routers and job processors take what they need from it. */
@@ -58,6 +62,10 @@ export interface Container {
   readonly ingest: IngestService;
   /** Consent decisions (ledger → collection `consents`, current state → `device_consents`). */
   readonly consent: ConsentService;
+  /** Webhook subscriptions and signed deliveries; `publish` is the WebhookPublisher other features call. */
+  readonly webhooks: WebhookService;
+  /** Releases, channels, rollouts, the update check and the rollout guard. */
+  readonly rollouts: RolloutFeature;
   /** Closes what the container opened, in reverse order. Idempotent. */
   close(): Promise<void>;
 }
@@ -102,6 +110,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
     config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, acceptedEvents, idLookup,
   });
 
+  const webhooks = new WebhookService(new MongoWebhookStore(mongo), new SecretBox(keyRing.derive('webhook-secrets')), queues, clock);
+  const rollouts = createRolloutFeature({
+    mongo, queues, apps, audit, webhooks, pseudonyms, suppressions, clock, logger, idLookup, guardBucketSeconds: config.guardBucketSeconds,
+  });
+
   await ensureIndexes(mongo);
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
 
@@ -133,6 +146,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     audit,
     suppressions,
     acceptedEvents,
+    webhooks,
+    rollouts,
     deviceMetrics,
     ingest,
     consent,

@@ -41,6 +41,14 @@ export class AppService {
     return this.apps.list(appIds);
   }
 
+  async setSigningPublicKey(appId: string, pem: string | null): Promise<void> {
+    if (!(await this.apps.setSigningPublicKey(appId, pem))) throw new NotFoundError('App', { appId });
+  }
+
+  async setGuardDefaults(appId: string, defaults: Record<string, unknown>): Promise<void> {
+    if (!(await this.apps.setGuardDefaults(appId, defaults))) throw new NotFoundError('App', { appId });
+  }
+
   async authenticateIngestKey(secret: string | undefined): Promise<AppRecord> {
     if (!secret) throw new UnauthenticatedError('An ingest key is required (Authorization: Bearer <ingest key>)');
     const hash = sha256Hex(secret);

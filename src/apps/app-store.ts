@@ -20,6 +20,10 @@ export interface AppStore {
   get(appId: string): Promise<AppRecord | null>;
   findByIngestKeyHash(hash: string): Promise<AppRecord | null>;
   list(appIds?: readonly string[]): Promise<AppRecord[]>;
+  /** Sets (or with null removes) the release signing key; false when the app does not exist. */
+  setSigningPublicKey(appId: string, pem: string | null): Promise<boolean>;
+  /** Replaces the app's guard defaults; false when the app does not exist. */
+  setGuardDefaults(appId: string, defaults: Record<string, unknown>): Promise<boolean>;
 }
 
 interface AppDoc extends Omit<AppRecord, 'appId'> {
@@ -78,5 +82,19 @@ export class MongoAppStore implements AppStore {
     const filter = appIds && appIds.length > 0 ? { _id: { $in: [...appIds] } } : {};
     const docs = await this.model.find(filter).sort({ _id: 1 }).lean<AppDoc[]>();
     return docs.map(toRecord);
+  }
+
+  async setSigningPublicKey(appId: string, pem: string | null): Promise<boolean> {
+    const collection = rawCollection(this.model);
+    const result =
+      pem === null
+        ? await collection.updateOne({ _id: appId }, { $unset: { signingPublicKey: '' } })
+        : await collection.updateOne({ _id: appId }, { $set: { signingPublicKey: pem } });
+    return result.matchedCount === 1;
+  }
+
+  async setGuardDefaults(appId: string, defaults: Record<string, unknown>): Promise<boolean> {
+    const result = await rawCollection(this.model).updateOne({ _id: appId }, { $set: { guardDefaults: defaults } });
+    return result.matchedCount === 1;
   }
 }

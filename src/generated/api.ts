@@ -313,6 +313,449 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/signing-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set or remove the app's Ed25519 release signing key (admin).
+         * @description Permission `apps:write`. While a key is set, every new release must carry a `signature` that
+         *     verifies: Ed25519 over the ASCII bytes of the bundle's lowercase hex `sha256`, base64-encoded
+         *     (422 `signature_required` / `signature_invalid` otherwise). `publicKey: null` removes the key.
+         *     Accepts PEM (`-----BEGIN PUBLIC KEY-----`), base64 DER SPKI or base64 raw 32 bytes; stored and
+         *     returned as PEM. Audited (`app.signing_key`).
+         */
+        put: operations["setSigningKey"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/guard-defaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace the app's rollout-guard defaults (admin).
+         * @description Permission `apps:write`. Overrides of the spec defaults for every rollout of the app that starts a
+         *     guard test afterwards (a running test keeps the configuration it started with). A rollout's own
+         *     `guard` overrides are merged over these. Answers with the effective configuration and its hash;
+         *     422 `guard_config_invalid` when the result is not a valid test (e.g. a grid point not above ρ0).
+         */
+        put: operations["setGuardDefaults"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/releases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The app's releases, newest first.
+         * @description Permission `releases:read`.
+         */
+        get: operations["listReleases"];
+        put?: never;
+        /**
+         * Register a bundle version (unique per app).
+         * @description Permission `releases:write`. 409 `release_exists` when the version exists; 422
+         *     `signature_required` / `signature_invalid` when the app has a signing key and the signature does not
+         *     verify over `sha256`. Audited (`release.create`).
+         */
+        post: operations["createRelease"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/releases/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One release.
+         * @description Permission `releases:read`.
+         */
+        get: operations["getRelease"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The app's channels (created on first use by a rollout, a block or an update check's rollout).
+         * @description Permission `rollouts:read`.
+         */
+        get: operations["listChannels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/channels/{channel}/block": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Containment: the channel serves no update and no rollback until unblocked.
+         * @description Permission `channels:write`. Creates the channel if it does not exist. Every update check on it answers
+         *     `{action: "none", reason: "channel_blocked"}`. Idempotent. Audited (`channel.block`).
+         */
+        post: operations["blockChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/channels/{channel}/unblock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lift a channel block.
+         * @description Permission `channels:write`. Idempotent. Audited (`channel.unblock`).
+         */
+        post: operations["unblockChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The app's rollouts, newest first.
+         * @description Permission `rollouts:read`.
+         */
+        get: operations["listRollouts"];
+        put?: never;
+        /**
+         * Start a staged rollout of a release on a channel, guarded by the statistical rollout guard.
+         * @description Permission `rollouts:write`. One open (active or paused) rollout per channel: 409 `channel_busy`.
+         *     `baselineVersion` defaults to the channel's current version (set when a rollout completes); 422
+         *     `baseline_required` when the channel has none yet. 422 `release_not_found` when `version` is not a
+         *     release of the app; 422 `guard_config_invalid` for invalid `guard` overrides. The guard starts at once.
+         *     Audited (`rollout.create`).
+         */
+        post: operations["createRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One rollout.
+         * @description Permission `rollouts:read`.
+         */
+        get: operations["getRollout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop offering the version to more devices; devices already on it keep it.
+         * @description Permission `rollouts:write`. Allowed from: active; 409 `rollout_state` otherwise. The reason is
+         *     required; the action is audited (`rollout.pause`) and published as the webhook `rollout.paused`.
+         */
+        post: operations["pauseRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused or rolled-back rollout. After a guard FAIL or a rollback this starts a fresh guard test.
+         * @description Permission `rollouts:write`. Allowed from: paused or rolled_back (409 `channel_busy` if another rollout took the channel meanwhile); 409 `rollout_state` otherwise. The reason is
+         *     required; the action is audited (`rollout.resume`) and published as the webhook `rollout.resumed`.
+         */
+        post: operations["resumeRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts/{id}/advance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move to the next step; at 100 % this completes the rollout and makes the version the channel's current one.
+         * @description Permission `rollouts:write`. Allowed from: active; 409 `rollout_state` otherwise. The reason is
+         *     required; the action is audited (`rollout.advance`) and published as the webhook `rollout.advanced (rollout.completed at the end)`.
+         */
+        post: operations["advanceRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts/{id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set the percentage to 0 and tell every device on the version to roll back to the baseline.
+         * @description Permission `rollouts:write`. Allowed from: active or paused; 409 `rollout_state` otherwise. The reason is
+         *     required; the action is audited (`rollout.rollback`) and published as the webhook `rollout.rolled_back`.
+         */
+        post: operations["rollbackRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the rollout without a rollback directive: no device is offered the version any more, devices on it are treated like any other device of the channel.
+         * @description Permission `rollouts:write`. Allowed from: active or paused; 409 `rollout_state` otherwise. The reason is
+         *     required; the action is audited (`rollout.cancel`) and published as the webhook `rollout.cancelled`.
+         */
+        post: operations["cancelRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/rollouts/{id}/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The guard's decision log of a rollout, one entry per evaluated bucket, in order.
+         * @description Permission `rollouts:read`. Each entry holds the evaluator's full record: inputs per arm, metric,
+         *     segment and bucket, Σℓ per grid point, Λ, CUSUM, thresholds, the detector version and the configuration
+         *     hash, and the decision. `npm run guard:replay -- <rolloutId>` re-evaluates this log and checks that it
+         *     reproduces every entry exactly. Page with `after` = the last `sequence` seen (within one `testId`).
+         */
+        get: operations["listRolloutDecisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incidents opened by the rollout guard, newest first.
+         * @description Permission `incidents:read`.
+         */
+        get: operations["listIncidents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/update-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device-facing update decision: none, update or rollback.
+         * @description Authenticated with the app's **ingest key**. Decides from the channel, its open rollout (sticky
+         *     bucketing by the device's pseudonym: a device once offered a version stays offered it while the
+         *     percentage grows), rolled-back versions and the release's native version bounds; see the decision
+         *     table in the README. Records that the device (its pseudonym only) took part in the rollout: the guard
+         *     counts only devices the update check has seen. The device id is never stored or echoed.
+         */
+        post: operations["checkForUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook subscriptions (never their secrets).
+         * @description Permission `webhooks:manage`.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Subscribe a URL to events. The signing secret is returned once.
+         * @description Permission `webhooks:manage`. Each delivery is a POST of JSON `{id, type, createdAt, appId, data}` with
+         *     headers `X-Otaguard-Timestamp` (Unix seconds), `X-Otaguard-Signature: v1=<hex HMAC-SHA256(secret,
+         *     timestamp + "." + raw body)>`, `X-Otaguard-Event` and `X-Otaguard-Delivery`. Any 2xx is success;
+         *     anything else (redirects included) is retried with exponential backoff (1 s, 2 s, 4 s … over 12
+         *     attempts). Payloads carry ids and counts only. Without `appId` the subscription receives events of
+         *     every app (keys scoped to apps must name one of theirs). Audited (`webhook.create`).
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Disable a subscription; pending deliveries are dropped. Idempotent.
+         * @description Permission `webhooks:manage`. Audited (`webhook.delete`).
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The delivery log of a subscription, newest first, with every attempt.
+         * @description Permission `webhooks:manage`.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -665,8 +1108,363 @@ export interface components {
                 hash: string;
             };
         };
+        /** @description SHA-256 of the bundle, hex. */
+        Sha256Hex: string;
+        SetSigningKeyRequest: {
+            /** @description Ed25519 public key (PEM, base64 DER SPKI or base64 raw 32 bytes), or null to remove the key. */
+            publicKey: string | null;
+        };
+        SigningKey: {
+            appId: components["schemas"]["AppId"];
+            /** @description The key in force as PEM */
+            publicKey: string | null;
+        };
+        CreateReleaseRequest: {
+            version: components["schemas"]["BundleVersion"];
+            /**
+             * Format: uri
+             * @description Where devices download the bundle.
+             */
+            bundleUrl: string;
+            sha256: components["schemas"]["Sha256Hex"];
+            /** @description Base64 Ed25519 signature over the ASCII lowercase hex `sha256`. Required when the app has a signing key. */
+            signature?: string;
+            minNativeVersion?: components["schemas"]["BundleVersion"];
+            maxNativeVersion?: components["schemas"]["BundleVersion"];
+            /** @description Release notes for people; never sent to devices. */
+            notes?: string;
+        };
+        Release: {
+            id: string;
+            appId: components["schemas"]["AppId"];
+            version: string;
+            bundleUrl: string;
+            /** @description Lowercase hex. */
+            sha256: string;
+            signature?: string;
+            minNativeVersion?: string;
+            maxNativeVersion?: string;
+            notes?: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        ReleaseList: {
+            releases: components["schemas"]["Release"][];
+        };
+        ChannelActionRequest: {
+            /** @description Why; kept in the audit log. */
+            reason?: string;
+        };
+        Channel: {
+            appId: components["schemas"]["AppId"];
+            name: string;
+            /** @description A blocked channel serves no update and no rollback. */
+            blocked: boolean;
+            /** @description The version devices outside a rollout get (set when a rollout completes). */
+            currentVersion: string | null;
+            /** @description The open (active or paused) rollout. */
+            activeRolloutId: string | null;
+        };
+        ChannelList: {
+            channels: components["schemas"]["Channel"][];
+        };
+        /** @description A rollout id, e.g. `ro_5b0e…`. */
+        RolloutId: string;
+        /**
+         * @description `active` offers the version and runs the guard; `paused` offers it to no new device; `rolled_back` tells devices on it to return to the baseline; `completed` made it the channel's current version; `cancelled` ended it without a rollback.
+         * @enum {string}
+         */
+        RolloutStatus: "active" | "paused" | "rolled_back" | "completed" | "cancelled";
+        GuardMetricOverrides: {
+            /** @description Whether the metric is tested. */
+            enabled?: boolean;
+            /** @description Tolerated relative increase (H0: ρ ≤ rho0). */
+            rho0?: number;
+            /**
+             * @description Concurrent control (devices on the baseline in the same bucket) or the one-sample form against the baseline's historical rate.
+             * @enum {string}
+             */
+            control?: "concurrent" | "historical";
+            /**
+             * @description What a FAIL on this metric does.
+             * @enum {string}
+             */
+            policy?: "rollback" | "pause";
+            /** @description Whether the no-baseline catastrophic guard applies. */
+            catastrophic?: boolean;
+        };
+        /** @description Overrides of the rollout guard's defaults (see the README's guard table). Arrays replace, objects merge. */
+        GuardOverrides: {
+            /** @description Platforms tested as segments (plus the pooled segment). */
+            platforms?: string[];
+            /** @description False-FAIL rate per metric, split across segments. */
+            alphaFail?: number;
+            /** @description Warning-tier rate. */
+            alphaWarn?: number;
+            /** @description Mixture grid of ρ alternatives (uniform weights). */
+            grid?: number[];
+            /** @description Distinct failing devices on the new version before a FAIL. */
+            minFailingDevices?: number;
+            /** @description Per-metric settings. */
+            metrics?: {
+                install_failure?: components["schemas"]["GuardMetricOverrides"];
+                launch_failure?: components["schemas"]["GuardMetricOverrides"];
+                crash_rate?: components["schemas"]["GuardMetricOverrides"];
+            };
+            /** @description Late-onset detector. */
+            cusum?: {
+                /** @description Alternative ρ of the CUSUM increments. */
+                rho1?: number;
+                /** @description Alarm threshold h. */
+                threshold?: number;
+            };
+            /** @description No-baseline guard for launch failures. */
+            catastrophic?: {
+                /** @description Failing devices needed. */
+                minFailingDevices?: number;
+                /** @description Confidence of the Clopper–Pearson lower bound. */
+                confidence?: number;
+                /** @description The bound must exceed this failure proportion. */
+                proportion?: number;
+            };
+            /** @description PASS test (H0: ρ ≥ rho) that advances a step after the bake time. */
+            pass?: {
+                /** @description ρ the PASS test rejects. */
+                rho?: number;
+                /** @description Its α. */
+                alpha?: number;
+                /** @description Its alternatives (each below rho). */
+                grid?: number[];
+                /** @description Minimum time at a step before advancing. */
+                minBakeMs?: number;
+            };
+            /** @description Sample-ratio check. */
+            sampleRatio?: {
+                /** @description Warn (and do not advance) below this p-value. */
+                pValue?: number;
+            };
+            /** @description When the data cannot be trusted (pause, never roll back). */
+            dataHealth?: {
+                /** @description Largest tolerated ingestion lag. */
+                maxIngestionLagMs?: number;
+                /** @description Pause when no event arrives while more than this many were expected. */
+                silentExpectedEvents?: number;
+                /** @description Half-life of the expected event-rate estimate. */
+                rateHalfLifeBuckets?: number;
+            };
+            /** @description Without a PASS for this long, hold and notify. */
+            inconclusiveMs?: number;
+        };
+        GuardDefaults: {
+            appId: components["schemas"]["AppId"];
+            /** @description The stored overrides. */
+            guardDefaults: {
+                [key: string]: unknown;
+            };
+            /** @description The effective configuration a new rollout would get. */
+            effective?: {
+                [key: string]: unknown;
+            };
+            /** @description sha256 of the canonical effective configuration. */
+            configHash: string;
+        };
+        CreateRolloutRequest: {
+            channel: components["schemas"]["ChannelName"];
+            version: components["schemas"]["BundleVersion"];
+            baselineVersion?: components["schemas"]["BundleVersion"];
+            /** @description Starting share of devices, in percent (kept in basis points: two decimals). */
+            percent: number;
+            /** @description Percentages the rollout advances through (default 1, 5, 20, 50, 100; 100 is always last). */
+            steps?: number[];
+            guard?: components["schemas"]["GuardOverrides"];
+        };
+        RolloutActionRequest: {
+            /** @description Why; kept in the audit log and the webhook. */
+            reason: string;
+        };
+        ResumeRolloutRequest: {
+            /** @description Why; kept in the audit log and the webhook. */
+            reason: string;
+            /** @description Resume at this share (default: where it was before it was stopped). */
+            percent?: number;
+        };
+        Rollout: {
+            id: components["schemas"]["RolloutId"];
+            appId: components["schemas"]["AppId"];
+            channel: string;
+            version: string;
+            baselineVersion: string;
+            status: components["schemas"]["RolloutStatus"];
+            /** @description Share of devices offered the version now. */
+            percent: number;
+            steps: number[];
+            /** Format: date-time */
+            stepStartedAt?: string;
+            /** @description This rollout's guard overrides. */
+            guard?: {
+                [key: string]: unknown;
+            };
+            /** @description The running guard test; a resume after a failure starts the next. */
+            testId: number;
+            /** @description The last change, by whom (`system` for the guard) and why. */
+            lastAction?: {
+                action?: string;
+                actor?: string;
+                reason?: string;
+                /** Format: date-time */
+                at?: string;
+            };
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            endedAt?: string | null;
+        };
+        RolloutList: {
+            rollouts: components["schemas"]["Rollout"][];
+        };
+        GuardDecision: {
+            /** @description `<rolloutId>:<bucketStart>`. */
+            id: string;
+            rolloutId: string;
+            testId: number;
+            sequence: number;
+            /** Format: date-time */
+            bucketStart: string;
+            /** @enum {string} */
+            kind: "continue" | "warn" | "pass" | "fail" | "pause_data" | "hold_inconclusive";
+            /** @enum {string} */
+            action: "none" | "notify" | "advance" | "hold" | "pause" | "rollback";
+            /** @description The evaluator's full decision record. */
+            record: {
+                [key: string]: unknown;
+            };
+            appliedAt?: string | null;
+        };
+        GuardDecisionList: {
+            decisions: components["schemas"]["GuardDecision"][];
+        };
+        Incident: {
+            id: string;
+            appId: components["schemas"]["AppId"];
+            rolloutId: string;
+            channel?: string;
+            version?: string;
+            baselineVersion?: string;
+            metric?: string | null;
+            segment?: string | null;
+            /** @description sprt, cusum or catastrophic. */
+            detector: string;
+            /** @description Counts, exposures, estimated ρ, always-valid p-value, Λ, CUSUM and the configuration hash. */
+            evidence?: {
+                [key: string]: unknown;
+            } | null;
+            /** @enum {string} */
+            action: "rolled_back" | "paused";
+            reason: string;
+            decisionId?: string;
+            /** @enum {string} */
+            status: "open" | "acknowledged" | "resolved";
+            /** Format: date-time */
+            openedAt: string;
+        };
+        IncidentList: {
+            incidents: components["schemas"]["Incident"][];
+        };
+        UpdateCheckRequest: {
+            deviceId: components["schemas"]["DeviceId"];
+            channel: components["schemas"]["ChannelName"];
+            platform: components["schemas"]["DevicePlatform"];
+            currentVersion: components["schemas"]["BundleVersion"];
+            nativeVersion: components["schemas"]["BundleVersion"];
+        };
+        UpdateCheckResponse: {
+            /**
+             * @description What the device should do.
+             * @enum {string}
+             */
+            action: "none" | "update" | "rollback";
+            /**
+             * @description Why (see the README's decision table).
+             * @enum {string}
+             */
+            reason: "channel_blocked" | "no_release" | "up_to_date" | "rollout" | "rolled_back" | "stable" | "native_incompatible" | "not_in_rollout";
+            /** @description The bundle to install (update or rollback). */
+            version?: string;
+            /** @description Where to download it (absent when rolling back to the bundle embedded in the app). */
+            url?: string;
+            /** @description Verify the download against this. */
+            sha256?: string;
+            /** @description Ed25519 signature over sha256, when the release has one. */
+            signature?: string;
+        };
+        /** @description A webhook subscription id. */
+        WebhookId: string;
+        /**
+         * @description An event type.
+         * @enum {string}
+         */
+        WebhookEvent: "rollout.paused" | "rollout.resumed" | "rollout.advanced" | "rollout.rolled_back" | "rollout.completed" | "rollout.cancelled" | "rollout.warning" | "incident.opened" | "privacy.due_soon" | "privacy.overdue";
+        CreateWebhookRequest: {
+            /**
+             * Format: uri
+             * @description Receives a signed POST per event.
+             */
+            url: string;
+            /** @description Events to receive. */
+            events: components["schemas"]["WebhookEvent"][];
+            appId?: components["schemas"]["AppId"];
+            /** @description For people. */
+            description?: string;
+        };
+        Webhook: {
+            id: components["schemas"]["WebhookId"];
+            url: string;
+            events: string[];
+            /** @description null = every app. */
+            appId: string | null;
+            description?: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            disabled: boolean;
+        };
+        CreatedWebhook: components["schemas"]["Webhook"] & {
+            /** @description Shown once: the HMAC-SHA256 key of the signatures. */
+            secret: string;
+        };
+        WebhookList: {
+            webhooks: components["schemas"]["Webhook"][];
+        };
+        WebhookDelivery: {
+            id: string;
+            event: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attempts: {
+                /** Format: date-time */
+                at?: string;
+                statusCode?: number | null;
+                error?: string | null;
+                durationMs?: number;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
+            deliveredAt?: string | null;
+        };
+        WebhookDeliveryList: {
+            deliveries: components["schemas"]["WebhookDelivery"][];
+        };
     };
     responses: {
+        /** @description Well-formed but refused by a rule (e.g. a signature that does not verify); `code` says which. */
+        Unprocessable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The request is malformed or fails validation; `details` names the field. */
         BadRequest: {
             headers: {
@@ -1143,6 +1941,725 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AppMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setSigningKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetSigningKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The key now in force. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    setGuardDefaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuardOverrides"];
+            };
+        };
+        responses: {
+            /** @description Stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardDefaults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    listReleases: {
+        parameters: {
+            query?: {
+                /** @description Page size (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Releases. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createRelease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateReleaseRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    getRelease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The release version. */
+                version: components["schemas"]["BundleVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The release. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Release"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listChannels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Channels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    blockChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The channel. */
+                channel: components["schemas"]["ChannelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ChannelActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The channel. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    unblockChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The channel. */
+                channel: components["schemas"]["ChannelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ChannelActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The channel. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listRollouts: {
+        parameters: {
+            query?: {
+                /** @description Only this channel. */
+                channel?: components["schemas"]["ChannelName"];
+                /** @description Only this status. */
+                status?: components["schemas"]["RolloutStatus"];
+                /** @description Page size (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rollouts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRolloutRequest"];
+            };
+        };
+        responses: {
+            /** @description Created and active. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The rollout id. */
+                id: components["schemas"]["RolloutId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    pauseRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The rollout id. */
+                id: components["schemas"]["RolloutId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The rollout after the action. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    resumeRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The rollout id. */
+                id: components["schemas"]["RolloutId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResumeRolloutRequest"];
+            };
+        };
+        responses: {
+            /** @description The rollout after the action. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    advanceRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The rollout id. */
+                id: components["schemas"]["RolloutId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The rollout after the action. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    rollbackRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The rollout id. */
+                id: components["schemas"]["RolloutId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The rollout after the action. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    cancelRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The rollout id. */
+                id: components["schemas"]["RolloutId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The rollout after the action. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    listRolloutDecisions: {
+        parameters: {
+            query?: {
+                /** @description Only this guard test (a human resume after a failure starts the next). */
+                testId?: number;
+                /** @description Only entries with a higher sequence. */
+                after?: number;
+                /** @description Page size (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The rollout id. */
+                id: components["schemas"]["RolloutId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Decisions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardDecisionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listIncidents: {
+        parameters: {
+            query?: {
+                /** @description Only this status. */
+                status?: "open" | "acknowledged" | "resolved";
+                /** @description Only this rollout. */
+                rolloutId?: components["schemas"]["RolloutId"];
+                /** @description Page size (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Incidents. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    checkForUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description The decision. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateCheckResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Subscriptions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; keep `secret` to verify signatures. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subscription id. */
+                id: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Disabled. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The subscription id. */
+                id: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -8,6 +8,15 @@ import type { GuardEvent, GuardEventSource } from './guard-event-source.js';
 export const APP_READY_TIMEOUT_MS = 10 * 60_000;
 /** Events that occurred this long before their bucket's evaluation are still counted (as late). */
 const LATE_LOOKBACK_MS = 60 * 60_000;
+/** Ingest accepts device clocks this far ahead; such events wait in their (future) bucket. */
+const FUTURE_MS = 5 * 60_000;
+/**
+ * `receivedAt` is stamped before the write commits, so an event can become visible after the
+ * evaluation whose window it belongs to. Each load reaches back this far; the counter drops what
+ * was already fed (event ids), so nothing counts twice and a slow write is counted one bucket late
+ * instead of never.
+ */
+const OVERLAP_MS = 15_000;
 const MAX_SESSIONS = 200;
 
 export type BaselineRates = Partial<Record<GuardMetric, Record<string, number | null>>>;
@@ -82,7 +91,8 @@ export class GuardInputLoader {
     this.evictOldest();
 
     const cutoff = this.cutoffOf(bucketStart);
-    const fresh = await this.load(scope, session.fedThrough, cutoff, bucketStart - LATE_LOOKBACK_MS, bucketStart + scope.config.bucketMs);
+    const from = Math.max(session.fedThrough - OVERLAP_MS, firstBucketOf(scope));
+    const fresh = await this.load(scope, from, cutoff, bucketStart - LATE_LOOKBACK_MS, cutoff + FUTURE_MS);
     this.feed(session, scope, fresh, bucketStart);
     session.fedThrough = cutoff;
     return this.close(session, bucketStart, cutoff, context);
@@ -100,7 +110,7 @@ export class GuardInputLoader {
 
   private async rebuild(scope: CountingScope, closed: EvaluatedBucket[]): Promise<Session> {
     const bucketMs = scope.config.bucketMs;
-    const firstBucket = Math.floor(scope.testStartedAt / bucketMs) * bucketMs;
+    const firstBucket = firstBucketOf(scope);
     const session: Session = {
       counter: new DeviceCounter({ bucketMs, appReadyTimeoutMs: APP_READY_TIMEOUT_MS, deliveryGraceMs: scope.config.dataHealth.maxIngestionLagMs }),
       assembler: new BucketAssembler({ config: scope.config, versionU: scope.versionU, versionC: scope.versionC, baselineRates: scope.baselineRates }),
@@ -110,13 +120,14 @@ export class GuardInputLoader {
     const ordered = [...closed].sort((a, b) => a.bucketStart - b.bucketStart);
     const last = ordered.at(-1)?.bucketStart;
     if (last === undefined) return session;
-    const history = await this.load(scope, firstBucket, this.cutoffOf(last), firstBucket - LATE_LOOKBACK_MS, last + bucketMs);
+    const history = await this.load(scope, firstBucket, this.cutoffOf(last), firstBucket - LATE_LOOKBACK_MS, this.cutoffOf(last) + FUTURE_MS);
     let next = 0;
+    let held: GuardEvent[] = [];
     for (const { bucketStart, silentSince } of ordered) {
       const cutoff = this.cutoffOf(bucketStart);
-      const batch: GuardEvent[] = [];
+      const batch: GuardEvent[] = held;
       while (next < history.length && (history[next]?.receivedAt ?? Infinity) < cutoff) batch.push(history[next++] as GuardEvent);
-      this.feed(session, scope, batch, bucketStart);
+      held = this.feed(session, scope, batch, bucketStart);
       session.fedThrough = cutoff;
       this.close(session, bucketStart, cutoff, { percent: 0, stepStartedAt: 0 });
       if (silentSince !== null) session.counter.forgetPendingAppReady(silentSince - APP_READY_TIMEOUT_MS, cutoff);
@@ -139,18 +150,30 @@ export class GuardInputLoader {
     return events.filter((e) => seen.has(e.pid));
   }
 
-  /** Only events that occurred within the lookback of the bucket being closed, as the incremental load asks. */
-  private feed(session: Session, scope: CountingScope, events: readonly GuardEvent[], bucketStart: number): void {
+  /**
+   * Feeds events in arrival order and returns those held back: events that occurred after the bucket
+   * being closed but arrived before its cut-off (the settle time) wait for the next evaluation, which
+   * re-reads them through the overlap, so a bucket's events and its counts land in the same bucket.
+   * Only events within the lookback of the bucket count.
+   */
+  private feed(session: Session, scope: CountingScope, events: readonly GuardEvent[], bucketStart: number): GuardEvent[] {
     const from = bucketStart - LATE_LOOKBACK_MS;
-    const to = bucketStart + scope.config.bucketMs;
+    const bucketEnd = bucketStart + scope.config.bucketMs;
+    const cutoff = this.cutoffOf(bucketStart);
+    const held: GuardEvent[] = [];
     for (const event of events) {
-      if (event.occurredAt < from || event.occurredAt >= to) continue;
+      if (event.occurredAt < from || event.occurredAt >= cutoff + FUTURE_MS) continue;
+      if (event.occurredAt >= bucketEnd && event.occurredAt < cutoff) {
+        held.push(event);
+        continue;
+      }
       const { duplicate, increments } = session.counter.add(event);
       if (duplicate) continue;
       const aboutU = event.version === scope.versionU || event.fromVersion === scope.versionU;
       session.assembler.recordEvent(aboutU ? scope.versionU : event.version);
       session.assembler.addIncrements(increments);
     }
+    return held;
   }
 
   private close(session: Session, bucketStart: number, cutoff: number, context: BucketContext): BucketInputs {
@@ -168,4 +191,8 @@ export class GuardInputLoader {
       this.sessions.delete(oldest);
     }
   }
+}
+
+function firstBucketOf(scope: CountingScope): number {
+  return Math.floor(scope.testStartedAt / scope.config.bucketMs) * scope.config.bucketMs;
 }

@@ -4,6 +4,8 @@ export const WEBHOOK_EVENTS = [
   'rollout.resumed',
   'rollout.advanced',
   'rollout.rolled_back',
+  'rollout.completed',
+  'rollout.cancelled',
   'rollout.warning',
   'incident.opened',
   'privacy.due_soon',
