@@ -45,6 +45,7 @@ export class MetricsAggregator implements AcceptedEventsListener {
   private readonly dirtyDays = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
+  private inFlight = 0;
   private readonly maxBuffered: number;
 
   constructor(private readonly deps: AggregatorDeps) {
@@ -73,15 +74,22 @@ export class MetricsAggregator implements AcceptedEventsListener {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.deps.flushIntervalMs);
+    // A tick while a flush is still running is skipped: the next flush takes everything buffered anyway.
+    this.timer = setInterval(() => {
+      if (this.inFlight === 0) void this.flush();
+    }, this.deps.flushIntervalMs);
     this.timer.unref();
   }
 
   /** Flushes are serialised; resolves when everything buffered before the call is written (or has failed). */
   flush(): Promise<void> {
+    this.inFlight += 1;
     this.chain = this.chain
       .then(() => this.flushOnce())
-      .catch((err: unknown) => this.deps.logger.error({ err }, 'metrics flush failed'));
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'metrics flush failed'))
+      .finally(() => {
+        this.inFlight -= 1;
+      });
     return this.chain;
   }
 
