@@ -120,8 +120,8 @@ export function loadConfig(env: Env = process.env): Config {
     metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 250, 20, 1000),
     ingestMaxInFlight: integer(env, 'INGEST_MAX_IN_FLIGHT', 64, 1, 10_000),
     ingestTimeoutMs: integer(env, 'INGEST_TIMEOUT_MS', 5000, 100, 120_000),
-    ingestAppEventsPerSecond: integer(env, 'INGEST_APP_EVENTS_PER_SECOND', 10_000, 1, 10_000_000),
-    ingestDeviceEventsPerMinute: integer(env, 'INGEST_DEVICE_EVENTS_PER_MINUTE', 600, 1, 10_000_000),
+    ingestAppEventsPerSecond: integer(env, 'INGEST_APP_EVENTS_PER_SECOND', 10_000, 500, 10_000_000),
+    ingestDeviceEventsPerMinute: integer(env, 'INGEST_DEVICE_EVENTS_PER_MINUTE', 600, 500, 10_000_000),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
     authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 1, 100_000),
   });

@@ -1,7 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
-import { findByIds, type IdLookup } from './id-lookup.js';
 
 /** The bundle the device last confirmed running (its newest `app_ready` by occurredAt). */
 export interface CurrentBundle {
@@ -11,7 +10,7 @@ export interface CurrentBundle {
   platform: string;
 }
 
-/** What ingest knows about a device's activity, to skip writes that would change nothing. */
+/** What ingest last wrote about a device's activity, to skip writes that would change nothing. */
 export interface DeviceSnapshot {
   pid: string;
   current?: CurrentBundle;
@@ -28,7 +27,6 @@ export interface DeviceActivity {
 
 /** Per-device state (collection `devices`, `_id` = `${appId}:${pid}`). Consent lives in `device_consents`. */
 export interface DeviceStateStore {
-  snapshots(appId: string, pids: readonly string[]): Promise<Map<string, DeviceSnapshot>>;
   /** Bulk upserts with commutative operators ($max/$min/$setOnInsert): replays and reorderings converge. */
   recordActivity(appId: string, activity: readonly DeviceActivity[]): Promise<void>;
 }
@@ -54,7 +52,7 @@ const deviceSchema = new Schema<DeviceDoc>(
   },
   { versionKey: false, collection: 'devices' },
 );
-// Access, export and erasure look a device up by (appId, pid); ingest itself reads by _id.
+// Access, export and erasure look a device up by (appId, pid); ingest writes by _id.
 deviceSchema.index({ appId: 1, pid: 1 });
 markPidCollection(deviceSchema, {
   category: 'device state',
@@ -73,21 +71,8 @@ interface BulkFailure {
 export class MongoDeviceStateStore implements DeviceStateStore {
   readonly model: Model<DeviceDoc>;
 
-  constructor(
-    connection: Connection,
-    private readonly lookup: IdLookup = 'in',
-  ) {
+  constructor(connection: Connection) {
     this.model = connection.model<DeviceDoc>('Device', deviceSchema);
-  }
-
-  async snapshots(appId: string, pids: readonly string[]): Promise<Map<string, DeviceSnapshot>> {
-    const docs = await findByIds(
-      rawCollection(this.model),
-      pids.map((pid) => deviceDocId(appId, pid)),
-      { pid: 1, current: 1, firstSeen: 1, lastSeen: 1 },
-      this.lookup,
-    );
-    return new Map(docs.map(({ _id, appId: _appId, ...snapshot }) => [snapshot.pid, snapshot]));
   }
 
   async recordActivity(appId: string, activity: readonly DeviceActivity[]): Promise<void> {

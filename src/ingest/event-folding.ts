@@ -1,4 +1,4 @@
-import type { DeviceActivity, DeviceSnapshot } from './device-state-store.js';
+import type { CurrentBundle, DeviceActivity, DeviceSnapshot } from './device-state-store.js';
 import type { IncomingEvent } from './event-shape.js';
 import type { StoredEvent } from './stored-event.js';
 
@@ -28,8 +28,32 @@ export function toStored(appId: string, pid: string, e: IncomingEvent, receivedA
 
 export const utcDay = (at: Date): Date => new Date(Math.floor(at.getTime() / DAY_MS) * DAY_MS);
 
-/** The device-state writes a batch needs; none when the device already reflects it (the common case). */
-export function activityOf(events: readonly StoredEvent[], snapshots: ReadonlyMap<string, DeviceSnapshot>, day: Date): DeviceActivity[] {
+/**
+ * What this process last wrote to each device document, so that a batch only writes when it changes
+ * something (the first event of a device on a day, a new running bundle). Bounded, least recently
+ * used first out. Forgetting only costs a redundant (commutative) write; it never skips a needed one
+ * for long, because a miss writes.
+ */
+export class RecentDeviceActivity {
+  private readonly entries = new Map<string, DeviceSnapshot>();
+
+  constructor(private readonly max = 50_000) {}
+
+  get(key: string): DeviceSnapshot | undefined {
+    return this.entries.get(key);
+  }
+
+  remember(key: string, activity: DeviceActivity): void {
+    const known = this.entries.get(key);
+    const current = activity.current && (!known?.current || activity.current.at > known.current.at) ? activity.current : known?.current;
+    this.entries.delete(key);
+    this.entries.set(key, { pid: activity.pid, lastSeen: activity.day, firstSeen: known?.firstSeen ?? activity.day, ...(current ? { current } : {}) });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+  }
+}
+
+/** The device-state writes a batch needs; none when this process already wrote the same (the common case). */
+export function activityOf(appId: string, events: readonly StoredEvent[], recent: RecentDeviceActivity, day: Date): DeviceActivity[] {
   const byPid = new Map<string, DeviceActivity>();
   for (const e of events) {
     const activity = byPid.get(e.pid) ?? { pid: e.pid, day };
@@ -39,8 +63,21 @@ export function activityOf(events: readonly StoredEvent[], snapshots: ReadonlyMa
     byPid.set(e.pid, activity);
   }
   return [...byPid.values()].filter(({ pid, current }) => {
-    const snap = snapshots.get(pid);
-    if (!snap?.firstSeen || !snap.lastSeen || snap.lastSeen < day) return true;
-    return current !== undefined && (!snap.current || current.at > snap.current.at);
+    const known = recent.get(`${appId}:${pid}`);
+    if (!known?.lastSeen || known.lastSeen < day) return true;
+    return current !== undefined && currentMoved(known.current, current);
   });
+}
+
+/**
+ * A newer app_ready is worth a write when it changes what the device runs, or starts a new day. Another
+ * launch of the same bundle on the same day is not, though its time is later: that is most of the
+ * traffic. (The cost: a delayed app_ready of another bundle landing between two same-day launches of
+ * the current one can win the $max; the device's next launch puts it right.)
+ */
+function currentMoved(stored: CurrentBundle | undefined, next: CurrentBundle): boolean {
+  if (!stored) return true;
+  if (next.at <= stored.at) return false;
+  const same = stored.version === next.version && stored.channel === next.channel && stored.platform === next.platform;
+  return !same || utcDay(stored.at).getTime() !== utcDay(next.at).getTime();
 }

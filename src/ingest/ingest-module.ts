@@ -39,7 +39,7 @@ export function createIngestModule(deps: {
   idLookup: IdLookup;
 }): IngestModule {
   const { config, mongo, clock, logger, pseudonyms, suppressions } = deps;
-  const devices = new MongoDeviceStateStore(mongo, deps.idLookup);
+  const devices = new MongoDeviceStateStore(mongo);
   const states = new MongoConsentStateStore(mongo, deps.idLookup);
   const rateLimits = new RedisIngestRateLimits(deps.redis, config.queuePrefix, {
     appEventsPerSecond: config.ingestAppEventsPerSecond,

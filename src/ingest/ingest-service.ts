@@ -4,7 +4,7 @@ import { DomainError, RateLimitedError, TooLargeError, UnavailableError } from '
 import type { Logger } from '../logger.js';
 import type { ConsentStateStore } from './consent-store.js';
 import type { DeviceStateStore } from './device-state-store.js';
-import { activityOf, DAY_MS, toStored, utcDay } from './event-folding.js';
+import { activityOf, DAY_MS, RecentDeviceActivity, toStored, utcDay } from './event-folding.js';
 import type { EventShapeCheck } from './event-shape.js';
 import type { InFlightGate, IngestRateLimits } from './ingest-limits.js';
 import type { EventOutcome, IngestObserver } from './ingest-metrics.js';
@@ -87,6 +87,8 @@ async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Er
  * suppression and consent (read from the database for every batch), write durably, then answer.
  */
 export class IngestService {
+  private readonly recent = new RecentDeviceActivity();
+
   constructor(private readonly deps: IngestDeps) {}
 
   async ingest(app: { appId: string; retentionDays: number }, items: readonly unknown[], bodyBytes?: number): Promise<IngestResult> {
@@ -116,7 +118,9 @@ export class IngestService {
     const { appId } = app;
     const { clock, limits, rateLimits, observer } = this.deps;
     const now = clock.now();
-    await this.observeRefusal(rateLimits.consumeApp(appId, items.length));
+    // The app's budget is checked in Redis while the events are validated; both finish before any read.
+    const appBudget = this.observeRefusal(rateLimits.consumeApp(appId, items.length));
+    appBudget.catch(() => undefined);
 
     const rejected: EventReject[] = [];
     const reject = (index: number, code: RejectCode, message: string, field?: string): void => {
@@ -140,17 +144,14 @@ export class IngestService {
       perPid.set(pid, (perPid.get(pid) ?? 0) + 1);
       candidates.push({ index, event: toStored(appId, pid, event, now) });
     });
+    await appBudget;
     await this.observeRefusal(rateLimits.consumeDevices(appId, perPid));
 
     const pids = [...perPid.keys()];
     // Consent is read from the database for every batch: a withdrawal made through another process
     // applies to the very next batch.
-    const [suppressed, granted, snapshots] = await this.storage(
-      Promise.all([
-        this.deps.suppressions.suppressed(appId, pids),
-        this.deps.consents.telemetryGranted(appId, pids),
-        this.deps.devices.snapshots(appId, pids),
-      ]),
+    const [suppressed, granted] = await this.storage(
+      Promise.all([this.deps.suppressions.suppressed(appId, pids), this.deps.consents.telemetryGranted(appId, pids)]),
     );
     const unique: Candidate[] = [];
     const ids = new Set<string>();
@@ -170,12 +171,9 @@ export class IngestService {
     }
 
     const events = unique.map((candidate) => candidate.event);
-    const [stored] = await this.storage(
-      Promise.all([
-        this.deps.writer.write(events),
-        this.deps.devices.recordActivity(appId, activityOf(events, snapshots, utcDay(now))),
-      ]),
-    );
+    const activity = activityOf(appId, events, this.recent, utcDay(now));
+    const [stored] = await this.storage(Promise.all([this.deps.writer.write(events), this.deps.devices.recordActivity(appId, activity)]));
+    for (const a of activity) this.recent.remember(`${appId}:${a.pid}`, a);
     const accepted = stored.filter(Boolean).length;
     duplicates += stored.length - accepted;
 

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import mongoose from 'mongoose';
+import type { StoredEvent } from '../src/ingest/stored-event.js';
+import { batchBody, load, type LoadResult } from './ingest-load.js';
+
+/** B0: a bare node:http server in its own process that reads the body and answers 202. */
+const BARE_SERVER = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    res.writeHead(202, { 'content-type': 'application/json' });
+    res.end('{"accepted":50,"duplicates":0,"rejected":[]}');
+  });
+});
+server.listen(Number(process.argv[1]), '127.0.0.1', () => process.stdout.write('ready\\n'));
+`;
+
+export async function bareHttp(port: number, devices: readonly string[], seconds: number): Promise<LoadResult> {
+  const child = spawn(process.execPath, ['-e', BARE_SERVER, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    return await load({ url: `http://127.0.0.1:${port}`, connections: 32, seconds, body: () => batchBody(devices, 50, 1) });
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** The documents ingest would store for a batch: same shape, same _id scheme, pids instead of device ids. */
+function storedEvents(appId: string, count: number): StoredEvent[] {
+  const now = new Date();
+  return Array.from({ length: count }, (_, i) => {
+    const eventId = randomUUID();
+    return {
+      _id: `${appId}:${eventId}`,
+      appId,
+      eventId,
+      pid: randomUUID().replace(/-/g, '').repeat(2),
+      type: i % 4 === 0 ? 'app_ready' : 'download_completed',
+      version: '2.4.1',
+      channel: 'production',
+      platform: i % 3 === 0 ? 'ios' : 'android',
+      occurredAt: new Date(now.getTime() - 1000 - i),
+      receivedAt: now,
+      nativeVersion: '5.2.0',
+      osVersion: '17.4',
+    };
+  });
+}
+
+/**
+ * B2: the raw driver's insertMany of the same documents into the same database, into a collection with
+ * the same indexes as `events`: batches of 500, `writers` concurrent writers. Returns documents per second.
+ */
+export async function rawInsertMany(
+  mongoUrl: string,
+  indexes: ReadonlyArray<[Record<string, 1 | -1>, Record<string, unknown>]>,
+  seconds: number,
+  writers = 4,
+): Promise<number> {
+  const client = await mongoose.mongo.MongoClient.connect(mongoUrl, { maxPoolSize: 50 });
+  try {
+    const collection = client.db().collection<StoredEvent>('bench_b2_events');
+    await collection.drop().catch(() => undefined);
+    await client.db().createCollection('bench_b2_events');
+    for (const [keys, options] of indexes) await collection.createIndex(keys, options);
+    const batches = Array.from({ length: writers * 4 }, () => storedEvents('com.bench.b2', 500));
+    await collection.insertMany(storedEvents('com.bench.warmup', 500), { ordered: false });
+    let inserted = 0;
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let round = 0; performance.now() < deadline; round++) {
+          // Fresh _ids each time (the prepared batches only save the generator's CPU).
+          const docs = batches[(w + round * writers) % batches.length]!.map((doc) => ({ ...doc, _id: `${doc.appId}:${randomUUID()}` }));
+          await collection.insertMany(docs, { ordered: false });
+          inserted += docs.length;
+        }
+      }),
+    );
+    const rate = inserted / ((performance.now() - started) / 1000);
+    await collection.drop().catch(() => undefined);
+    return rate;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { createRequire } from 'node:module';
+
+/** The slice of autocannon's API the benchmark uses (the package ships no types). */
+interface AutocannonRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  setupRequest?: (req: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest;
+  onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+}
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number };
+  duration: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  '2xx': number;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  pipelining?: number;
+  overallRate?: number;
+  timeout?: number;
+  requests: AutocannonRequest[];
+}) => Promise<AutocannonResult>;
+
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const TYPES = ['download_started', 'download_completed', 'installed', 'app_ready', 'app_ready', 'download_started', 'download_completed', 'installed', 'app_ready', 'crash'];
+
+/** A batch of `size` fresh events from `devicesPerBatch` devices picked from `devices`: JSON body and eventIds. */
+export function batchBody(devices: readonly string[], size: number, devicesPerBatch: number): { body: string; ids: string[] } {
+  const start = Math.floor(Math.random() * devices.length);
+  const now = Date.now();
+  const events = Array.from({ length: size }, (_, i) => ({
+    eventId: randomUUID(),
+    deviceId: devices[(start + (i % devicesPerBatch)) % devices.length],
+    type: TYPES[i % TYPES.length],
+    version: '2.4.1',
+    channel: 'production',
+    platform: i % 3 === 0 ? 'ios' : 'android',
+    occurredAt: new Date(now - 1000 - i).toISOString(),
+    nativeVersion: '5.2.0',
+    osVersion: '17.4',
+  }));
+  return { body: JSON.stringify({ events }), ids: events.map((e) => e.eventId) };
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  /** Events the server said it stored (sum of `accepted`). */
+  accepted: number;
+  acceptedPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * One autocannon run; every request carries a fresh batch so nothing is a duplicate. `acknowledged`
+ * collects the eventIds of every batch answered 202 (one request at a time per connection, so the
+ * connection's context still holds the batch when its response arrives).
+ */
+export async function load(options: {
+  url: string;
+  ingestKey?: string;
+  connections: number;
+  seconds: number;
+  overallRate?: number;
+  body: () => { body: string; ids: string[] };
+  acknowledged?: Set<string>;
+}): Promise<LoadResult> {
+  let accepted = 0;
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.seconds,
+    timeout: 10,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/events',
+        headers: { 'content-type': 'application/json', ...(options.ingestKey ? { authorization: `Bearer ${options.ingestKey}` } : {}) },
+        setupRequest: (req, context) => {
+          const batch = options.body();
+          context.ids = batch.ids;
+          return { ...req, body: batch.body };
+        },
+        onResponse: (status, body, context) => {
+          if (status !== 202) return;
+          accepted += (JSON.parse(body) as { accepted: number }).accepted;
+          for (const id of (context.ids as string[] | undefined) ?? []) options.acknowledged?.add(id);
+        },
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: result['2xx'] / result.duration,
+    accepted,
+    acceptedPerSecond: accepted / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/**
+ * Open loop at a fixed rate: request k leaves at t0 + k/rate whatever happened to the earlier ones, and
+ * its latency counts from that planned time (so a stalled server cannot hide its queue: no coordinated
+ * omission). autocannon's `overallRate` is a per-connection budget refilled each second, which sends
+ * every connection's share back to back at each second boundary: bursts, not a rate.
+ */
+export async function openLoop(options: {
+  url: string;
+  ingestKey: string;
+  rate: number;
+  seconds: number;
+  body: () => { body: string; ids: string[] };
+  acknowledged?: Set<string>;
+}): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  const target = new URL('/v1/events', options.url);
+  const latencies: number[] = [];
+  let accepted = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const send = (planned: number): Promise<void> =>
+    new Promise((resolve) => {
+      const batch = options.body();
+      const req = request(
+        target,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${options.ingestKey}` } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            latencies.push(performance.now() - planned);
+            if (res.statusCode === 202) {
+              accepted += (JSON.parse(Buffer.concat(chunks).toString()) as { accepted: number }).accepted;
+              for (const id of batch.ids) options.acknowledged?.add(id);
+            } else non2xx++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(batch.body);
+    });
+  const total = Math.round(options.rate * options.seconds);
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let k = 0; k < total; k++) {
+    const planned = started + (k * 1000) / options.rate;
+    const wait = planned - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(send(planned));
+  }
+  await Promise.all(inFlight);
+  const duration = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0);
+  return {
+    requestsPerSecond: (total - non2xx - errors) / duration,
+    accepted,
+    acceptedPerSecond: accepted / duration,
+    p50: pct(50),
+    p99: pct(99),
+    non2xx,
+    errors,
+  };
+}

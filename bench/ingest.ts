@@ -1,0 +1,152 @@
+/**
+ * npm run bench:ingest — ingest throughput and latency against same-machine baselines (DESIGN.md,
+ * Performance protocol). B0: bare node:http answering 202. B2: raw driver insertMany of the same event
+ * documents into the same database. Then the real api process (ROLE=api, child process) with batches of
+ * 50 events: the knee (closed loop, growing connections), p50/p99 at 50% and 80% of it (fixed rate),
+ * peak RSS, and a count proving every accepted event is stored exactly once.
+ * Env: BENCH_MONGO_BASE (mongodb://127.0.0.1:27017), BENCH_REDIS_URL, BENCH_DEVICES_PER_BATCH (1: an SDK
+ * flushes its own queue; more models a relay).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import mongoose from 'mongoose';
+import { MongoEventStore } from '../src/ingest/event-store.js';
+import { deleteRedisPrefix } from '../test/helpers/test-context.js';
+import { freePort, ServerProcess } from '../test/helpers/ingest-server.js';
+import { bareHttp, rawInsertMany } from './ingest-baselines.js';
+import { batchBody, load, openLoop, type LoadResult } from './ingest-load.js';
+
+const MONGO_BASE = process.env.BENCH_MONGO_BASE ?? 'mongodb://127.0.0.1:27017';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DEVICES_PER_BATCH = Number(process.env.BENCH_DEVICES_PER_BATCH ?? 1);
+const BATCH = 50;
+const STEP_SECONDS = 5;
+const CONNECTION_STEPS = [1, 2, 4, 8, 16, 32, 64];
+
+const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+async function post(url: string, key: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+function peakRssMb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+function describe(label: string, r: LoadResult): string {
+  return `${label}: ${round(r.acceptedPerSecond)} events/s (${round(r.requestsPerSecond)} req/s) p50=${r.p50}ms p99=${r.p99}ms non2xx=${r.non2xx} errors=${r.errors}`;
+}
+
+async function main(): Promise<void> {
+  const dbName = `bench_ingest_${Date.now().toString(36)}`;
+  const prefix = `bench_${randomBytes(4).toString('hex')}`;
+  const mongoUrl = `${MONGO_BASE}/${dbName}`;
+  const adminKey = `adm_${randomBytes(24).toString('hex')}`;
+  const devices = Array.from({ length: 1000 }, (_, i) => `bench-device-${i}-${randomUUID()}`);
+  const body = (): { body: string; ids: string[] } => batchBody(devices, BATCH, DEVICES_PER_BATCH);
+  const acknowledged = new Set<string>();
+  log(`ingest bench: batches of ${BATCH} events from ${DEVICES_PER_BATCH} devices, ${devices.length} consented devices, db ${dbName}`);
+
+  const b0 = await bareHttp(await freePort(), devices, 6);
+  log(describe('B0 bare node:http 202 (32 connections)', { ...b0, acceptedPerSecond: b0.requestsPerSecond * BATCH }));
+
+  const indexes = new MongoEventStore(mongoose.createConnection()).model.schema.indexes() as Array<[Record<string, 1 | -1>, Record<string, unknown>]>;
+  const b2 = await rawInsertMany(mongoUrl, indexes, 8, 4);
+  log(`B2 raw insertMany (500/batch, 4 writers, same indexes as events): ${round(b2)} docs/s`);
+
+  const server = new ServerProcess(
+    {
+      NODE_ENV: 'production',
+      ROLE: 'api',
+      LOG_LEVEL: 'warn',
+      MONGODB_URL: mongoUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      MASTER_KEY: 'cd'.repeat(32),
+      BOOTSTRAP_ADMIN_KEY: adminKey,
+      // Limits stay on (their Redis round trips are part of the cost) but high enough not to refuse the load.
+      INGEST_APP_EVENTS_PER_SECOND: '10000000',
+      INGEST_DEVICE_EVENTS_PER_MINUTE: '10000000',
+    },
+    await freePort(),
+  );
+  let accepted = 0;
+  try {
+    await server.start();
+    const created = await post(`${server.url}/v1/apps`, adminKey, { appId: 'com.bench.ingest', name: 'Bench' });
+    const ingestKey = String(created.ingestKey);
+    for (let i = 0; i < devices.length; i += 20) {
+      await Promise.all(
+        devices.slice(i, i + 20).map((deviceId) =>
+          post(`${server.url}/v1/consent`, ingestKey, { deviceId, granted: true, purposes: ['telemetry'], policyVersion: '1', source: 'bench' }),
+        ),
+      );
+    }
+    const run = async (label: string, connections: number, seconds: number, overallRate?: number): Promise<LoadResult> => {
+      const result = await load({ url: server.url, ingestKey, connections, seconds, body, acknowledged, ...(overallRate ? { overallRate } : {}) });
+      accepted += result.accepted;
+      log(describe(label, result));
+      return result;
+    };
+
+    await run('warm-up (8 connections)', 8, 3);
+    // Closed loop with more and more connections until throughput stops growing (< 5% twice in a row).
+    let best: { result: LoadResult; connections: number } | undefined;
+    let flat = 0;
+    for (const connections of CONNECTION_STEPS) {
+      const result = await run(`closed loop, ${connections} connections`, connections, STEP_SECONDS);
+      const grew = !best || result.acceptedPerSecond > best.result.acceptedPerSecond * 1.05;
+      if (!best || result.acceptedPerSecond > best.result.acceptedPerSecond) best = { result, connections };
+      flat = grew ? 0 : flat + 1;
+      if (flat >= 2) break;
+    }
+    const capacity = best!.result.acceptedPerSecond;
+    const kneeRps = capacity / BATCH;
+    log(`knee: ${round(capacity)} events/s (${round(kneeRps)} req/s) at ${best!.connections} connections`);
+    const fixed = async (share: number): Promise<LoadResult> => {
+      const rate = Math.max(1, kneeRps * share);
+      const result = await openLoop({ url: server.url, ingestKey, rate, seconds: 10, body, acknowledged });
+      accepted += result.accepted;
+      log(describe(`open loop at ${share * 100}% of knee (${round(rate, 1)} req/s)`, result));
+      // For comparison, autocannon's per-connection, per-second budget (bursty at second boundaries).
+      await run(`  autocannon overallRate ${Math.round(rate)} (16 connections)`, 16, 6, Math.round(rate));
+      return result;
+    };
+    const at50 = await fixed(0.5);
+    const at80 = await fixed(0.8);
+    const rss = peakRssMb(server.pid);
+
+    // Drain: autocannon abandons the requests in flight when a run ends; the server still finishes them.
+    await new Promise((r) => setTimeout(r, 2000));
+    const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
+    const stored = new Set(
+      (await client.db().collection<{ _id: string }>('events').find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id.slice('com.bench.ingest:'.length)),
+    );
+    await client.close();
+    const lost = [...acknowledged].filter((id) => !stored.has(id)).length;
+    const ok = lost === 0 && accepted === acknowledged.size;
+    log(
+      `drained: ${acknowledged.size} events acknowledged (202), ${accepted} of them reported accepted, ${stored.size} stored ` +
+        `(${stored.size - acknowledged.size + lost} from batches cut off unanswered at the end of a run); lost=${lost} duplicated=${acknowledged.size - accepted} -> ${ok ? 'OK' : 'FAILED'}`,
+    );
+    log(`p50/p99 at 50%: ${at50.p50}/${at50.p99} ms; at 80%: ${at80.p50}/${at80.p99} ms; peak RSS ${round(rss)} MB; B0 ${round(b0.requestsPerSecond)} req/s`);
+    if (!ok) process.exitCode = 1;
+    log(`ingest events_per_s=${round(capacity)} ratio_to_insertMany=${round(capacity / b2, 2)} p99_ms_at_80=${at80.p99} rss_mb=${round(rss)}`);
+  } finally {
+    await server.kill('SIGTERM');
+    const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
+    await client.db().dropDatabase().catch(() => undefined);
+    await client.close();
+    await deleteRedisPrefix(prefix);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
