@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../jobs/worker.js';
 import { replayRollout } from '../../src/rollouts/guard-replay.js';
@@ -6,6 +8,7 @@ import { verifyWebhook } from '../../src/webhooks/webhook-signature.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { startWebhookReceiver, waitFor } from '../helpers/webhook-receiver.js';
 
+const execFileAsync = promisify(execFile);
 let ctx: TestContext;
 let workers: Workers;
 let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
@@ -155,6 +158,12 @@ describe('the rollout guard stops a crashing release and rolls devices back', ()
     const replayed = await replayRollout(ctx.container.rollouts.guardLog, rolloutId);
     expect(replayed.ok).toBe(true);
     expect(replayed.tests[0]!.kinds).toEqual(kinds);
+    // The same through the CLI (`npm run guard:replay -- <rolloutId>`), reading the log from the database.
+    const cli = await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/guard-replay.ts', rolloutId], {
+      env: { ...process.env, MONGODB_URL: `mongodb://127.0.0.1:27017/${ctx.dbName}` },
+    });
+    expect(cli.stdout).toContain('replay OK');
+    expect(JSON.parse(cli.stdout.split('\n')[0]!)).toMatchObject({ rolloutId, decisions: kinds.length, lastDecision: 'fail', mismatches: 0, ok: true });
 
     // Raw device ids appear nowhere in what the guard stored.
     const db = ctx.container.mongo.db!;
