@@ -22,6 +22,10 @@ export interface IncidentRecord {
   decisionId: string;
   status: IncidentStatus;
   openedAt: Date;
+  /** The last acknowledgement or resolution: who (API key id), when, and their note. */
+  statusChangedAt?: Date;
+  statusChangedBy?: string;
+  note?: string;
 }
 
 export interface IncidentFilter {
@@ -34,6 +38,8 @@ export interface IncidentStore {
   open(incident: IncidentRecord): Promise<boolean>;
   get(id: string): Promise<IncidentRecord | null>;
   list(appId: string, filter: IncidentFilter, limit: number): Promise<IncidentRecord[]>;
+  /** Moves an incident of the app from one of `from` to `to`; null when it is not in one of them. */
+  setStatus(appId: string, id: string, from: readonly IncidentStatus[], to: IncidentStatus, change: { at: Date; by: string; note?: string }): Promise<IncidentRecord | null>;
 }
 
 type IncidentDoc = Omit<IncidentRecord, 'id'> & { _id: string };
@@ -55,6 +61,9 @@ const incidentSchema = new Schema<IncidentDoc>(
     decisionId: { type: String, required: true },
     status: { type: String, required: true },
     openedAt: { type: Date, required: true },
+    statusChangedAt: Date,
+    statusChangedBy: String,
+    note: String,
   },
   { versionKey: false, collection: 'incidents', minimize: false },
 );
@@ -87,5 +96,18 @@ export class MongoIncidentStore implements IncidentStore {
     if (filter.rolloutId) query.rolloutId = filter.rolloutId;
     const docs = await this.model.find(query).sort({ openedAt: -1 }).limit(limit).lean<IncidentDoc[]>();
     return docs.map(toRecord);
+  }
+
+  async setStatus(
+    appId: string,
+    id: string,
+    from: readonly IncidentStatus[],
+    to: IncidentStatus,
+    change: { at: Date; by: string; note?: string },
+  ): Promise<IncidentRecord | null> {
+    const set: Record<string, unknown> = { status: to, statusChangedAt: change.at, statusChangedBy: change.by };
+    if (change.note !== undefined) set.note = change.note;
+    const result = await rawCollection(this.model).updateOne({ _id: id, appId, status: { $in: [...from] } }, { $set: set });
+    return result.modifiedCount === 1 ? this.get(id) : null;
   }
 }

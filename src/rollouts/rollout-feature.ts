@@ -76,7 +76,7 @@ export function createRolloutFeature(deps: RolloutFeatureDeps): RolloutFeature {
     releases,
     rollouts,
     channels: new ChannelService(channelStore, apps, audit, clock),
-    guardRecords: new GuardRecordsService(transitions, guardLog, incidents, apps),
+    guardRecords: new GuardRecordsService(transitions, guardLog, incidents, apps, audit, clock),
     updateCheck: new UpdateCheckService(channelStore, rolloutStore, exposures, releases, deps.pseudonyms, deps.suppressions, clock, deps.logger),
     guard,
     scheduler,

@@ -107,5 +107,13 @@ export function rolloutRouter(deps: RolloutRouterDeps): Router {
     res.json({ incidents: list.map(incidentView) });
   });
 
+  for (const [suffix, to, op] of [['acknowledge', 'acknowledged', 'acknowledgeIncident'], ['resolve', 'resolved', 'resolveIncident']] as const) {
+    router.post(`${base}/incidents/:id/${suffix}`, requirePermission(access, 'incidents:write'), validate(validators, op), async (_req, res) => {
+      const { params, body } = input(res);
+      const note = (body as Schemas['IncidentActionRequest'] | undefined)?.note;
+      res.json(incidentView(await guardRecords.setIncidentStatus(str(params.appId), str(params.id), to, principalOf(res).keyId, note)));
+    });
+  }
+
   return router;
 }

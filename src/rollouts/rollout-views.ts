@@ -64,6 +64,7 @@ export function incidentView(i: IncidentRecord): Schemas['Incident'] {
     decisionId: i.decisionId,
     status: i.status,
     openedAt: i.openedAt.toISOString(),
+    ...(i.statusChangedAt ? { statusChangedAt: i.statusChangedAt.toISOString(), statusChangedBy: i.statusChangedBy ?? null, note: i.note ?? null } : {}),
   };
 }
 

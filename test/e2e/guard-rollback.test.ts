@@ -129,6 +129,13 @@ describe('the rollout guard stops a crashing release and rolls devices back', ()
     expect(incident.evidence.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(incident.evidence.pValue).toBeGreaterThan(0);
     expect(incident.evidence.pValue).toBeLessThanOrEqual(1);
+    const incidentUrl = `/v1/apps/${appId}/incidents/${incident.id}`;
+    const acked = await ctx.http.post(`${incidentUrl}/acknowledge`).set(ctx.admin).send({ note: 'looking at the crash reports' });
+    expect(acked.body).toMatchObject({ status: 'acknowledged', note: 'looking at the crash reports', statusChangedBy: expect.stringMatching(/^key_/) });
+    expect((await ctx.http.post(`${incidentUrl}/acknowledge`).set(ctx.admin).send({})).status).toBe(409);
+    expect((await ctx.http.post(`${incidentUrl}/resolve`).set(ctx.admin).send()).body.status).toBe('resolved');
+    expect((await ctx.http.post(`${incidentUrl}/resolve`).set(ctx.admin).send()).status).toBe(409);
+    expect((await ctx.http.post(`/v1/apps/${appId}/incidents/inc_${'0'.repeat(24)}/resolve`).set(ctx.admin).send()).status).toBe(404);
 
     // Signed webhooks reach the receiver: incident.opened and rollout.rolled_back, ids only.
     const deliveries = await waitFor(async () => {

@@ -106,6 +106,8 @@ export const AUTHZ_MATRIX: Record<string, MatrixRow> = {
   cancelRollout: { auth: 'admin', allow: RELEASERS, scope: { app: 'path' }, sample: () => ({ body: { reason: 'matrix' } }) },
   listRolloutDecisions: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
   listIncidents: { auth: 'admin', allow: READERS, scope: { app: 'path' } },
+  acknowledgeIncident: { auth: 'admin', allow: ['admin', 'developer'], scope: { app: 'path' }, sample: () => ({ body: { note: 'matrix' } }) },
+  resolveIncident: { auth: 'admin', allow: ['admin', 'developer'], scope: { app: 'path' }, sample: () => ({ body: { note: 'matrix' } }) },
 
   // metrics
   getAppMetrics: { auth: 'admin', allow: READERS, scope: { app: 'path', channel: 'query' }, sample: ({ channel }) => ({ query: { channel } }) },
