@@ -70,6 +70,14 @@ interface Candidate {
   event: StoredEvent;
 }
 
+/** Waits for both; a rate limit wins over other failures, and the longer Retry-After over the shorter. */
+async function budgets(app: Promise<void>, devices: Promise<void>): Promise<void> {
+  const failures = (await Promise.allSettled([app, devices])).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const limited = failures.filter((err): err is RateLimitedError => err instanceof RateLimitedError);
+  if (limited.length > 0) throw limited.reduce((a, b) => (b.retryAfterSeconds > a.retryAfterSeconds ? b : a));
+  if (failures.length > 0) throw failures[0];
+}
+
 async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -118,10 +126,6 @@ export class IngestService {
     const { appId } = app;
     const { clock, limits, rateLimits, observer } = this.deps;
     const now = clock.now();
-    // The app's budget is checked in Redis while the events are validated; both finish before any read.
-    const appBudget = this.observeRefusal(rateLimits.consumeApp(appId, items.length));
-    appBudget.catch(() => undefined);
-
     const rejected: EventReject[] = [];
     const reject = (index: number, code: RejectCode, message: string, field?: string): void => {
       rejected.push({ index, code, message, ...(field ? { field } : {}) });
@@ -144,8 +148,8 @@ export class IngestService {
       perPid.set(pid, (perPid.get(pid) ?? 0) + 1);
       candidates.push({ index, event: toStored(appId, pid, event, now) });
     });
-    await appBudget;
-    await this.observeRefusal(rateLimits.consumeDevices(appId, perPid));
+    // Both budgets in one Redis round trip, before any database read: an abusive device costs no reads.
+    await this.observeRefusal(budgets(rateLimits.consumeApp(appId, items.length), rateLimits.consumeDevices(appId, perPid)));
 
     const pids = [...perPid.keys()];
     // Consent is read from the database for every batch: a withdrawal made through another process
