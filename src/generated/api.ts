@@ -663,6 +663,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/incidents/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge an open incident (someone is on it).
+         * @description Permission `incidents:write`. Only an `open` incident can be acknowledged (409 `incident_state`
+         *     otherwise). Does not change the rollout: resume it to try again. Audited (`incident.acknowledge`).
+         */
+        post: operations["acknowledgeIncident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/incidents/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve an open or acknowledged incident.
+         * @description Permission `incidents:write`. 409 `incident_state` when it is already resolved. Audited
+         *     (`incident.resolve`).
+         */
+        post: operations["resolveIncident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/update-check": {
         parameters: {
             query?: never;
@@ -1375,6 +1417,21 @@ export interface components {
             status: "open" | "acknowledged" | "resolved";
             /** Format: date-time */
             openedAt: string;
+            /**
+             * Format: date-time
+             * @description When it was last acknowledged or resolved.
+             */
+            statusChangedAt?: string;
+            /** @description The API key id that did it. */
+            statusChangedBy?: string | null;
+            /** @description The note given then. */
+            note?: string | null;
+        };
+        /** @description An incident id, e.g. `inc_3f9a…`. */
+        IncidentId: string;
+        IncidentActionRequest: {
+            /** @description What was found or done; kept on the incident and in the audit log. */
+            note?: string;
         };
         IncidentList: {
             incidents: components["schemas"]["Incident"][];
@@ -2541,6 +2598,74 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    acknowledgeIncident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The incident id. */
+                id: components["schemas"]["IncidentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["IncidentActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    resolveIncident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+                /** @description The incident id. */
+                id: components["schemas"]["IncidentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["IncidentActionRequest"];
+            };
+        };
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
         };
     };
     checkForUpdate: {
