@@ -60,6 +60,9 @@ export function markerTtlMs(g: Granularity, t: number, now: number): number {
 }
 
 export class DeviceMarks {
+  /** (cell text → digest): a handful of channels × platforms × versions × fields, so hashing is paid once. */
+  private readonly digests = new Map<string, string>();
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -86,8 +89,14 @@ export class DeviceMarks {
   /** The hash key and field of a unit; the cell's text is hashed to keep fields short. */
   markerOf(u: CellFact): { key: string; field: string } {
     const { cell } = u;
-    const digest = createHash('sha1').update(`${cell.channel}|${cell.platform}|${cell.version}|${u.field}`).digest('hex');
-    return { key: this.markerKey(cell.appId, cell.g, cell.t), field: `${digest.slice(0, 10)}${u.pid.slice(0, PID_CHARS)}` };
+    const text = `${cell.channel}|${cell.platform}|${cell.version}|${u.field}`;
+    let digest = this.digests.get(text);
+    if (digest === undefined) {
+      digest = createHash('sha1').update(text).digest('hex').slice(0, 10);
+      if (this.digests.size > 10_000) this.digests.clear();
+      this.digests.set(text, digest);
+    }
+    return { key: this.markerKey(cell.appId, cell.g, cell.t), field: `${digest}${u.pid.slice(0, PID_CHARS)}` };
   }
 
   /** Per unit, true when this call marked it first (and so must count it). */

@@ -168,24 +168,32 @@ export class MetricsAggregator implements AcceptedEventsListener {
   private async claimFacts(facts: readonly Fact[], now: number, increments: Increments): Promise<void> {
     const { marks } = this.deps;
     const toClaim: CellFact[] = [];
-    const seen = new Set<string>();
+    const markers: Array<{ key: string; field: string }> = [];
+    const seenFacts = new Set<string>();
+    const seenUnits = new Set<string>();
     for (const f of facts) {
+      // A device sends many events per minute; the same fact in the same minute expands to the same units.
+      const factKey = `${f.appId}|${f.pid}|${f.version}|${f.channel}|${f.platform}|${f.field}|${Math.floor(f.at / 60_000)}`;
+      if (seenFacts.has(factKey)) continue;
+      seenFacts.add(factKey);
       for (const unit of cellFacts(f)) {
         if (!this.live(f.appId, unit.cell.g, unit.cell.t, f.at, now)) continue;
-        const { key, field } = marks.markerOf(unit);
-        const id = `${key} ${field}`;
-        if (seen.has(id) || this.local.has(key, field, now)) continue;
-        seen.add(id);
+        const marker = marks.markerOf(unit);
+        const id = `${marker.key} ${marker.field}`;
+        if (seenUnits.has(id) || this.local.has(marker.key, marker.field, now)) continue;
+        seenUnits.add(id);
         toClaim.push(unit);
+        markers.push(marker);
       }
     }
     const claimed = await marks.claim(toClaim, now);
     toClaim.forEach((unit, i) => {
-      const { key, field } = marks.markerOf(unit);
-      this.local.add(key, field, now + markerTtlMs(unit.cell.g, unit.cell.t, now));
+      const marker = markers[i]!;
+      this.local.add(marker.key, marker.field, now + markerTtlMs(unit.cell.g, unit.cell.t, now));
       if (claimed[i]) increments.add(unit.cell, unit.field);
     });
   }
+
 
   /** Adoption numerator: a device counts for the version of its latest app_ready in the bucket. */
   private async confirmReady(ready: readonly ReadyObservation[], now: number, increments: Increments): Promise<void> {
