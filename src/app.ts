@@ -14,6 +14,7 @@ import { releaseRouter } from './releases/release-router.js';
 import { rolloutRouter } from './rollouts/rollout-router.js';
 import { updateCheckRouter } from './rollouts/update-check-router.js';
 import { webhookRouter } from './webhooks/webhook-router.js';
+import { privacyRouter } from './privacy/privacy-router.js';
 
 /** Builds the HTTP app from a ready container. Does no I/O itself. */
 export function createApp(container: Container): Express {
@@ -43,6 +44,17 @@ export function createApp(container: Container): Express {
   app.use(rolloutRouter({ ...container.rollouts, access: container.access, validators: container.validators }));
   app.use(updateCheckRouter({ ...container.rollouts, apps: container.apps, validators: container.validators }));
   app.use(webhookRouter(container));
+  app.use(
+    privacyRouter({
+      privacy: container.privacy.requests,
+      privacyDocuments: container.privacy.documents,
+      retention: container.privacy.retention,
+      access: container.access,
+      apps: container.apps,
+      validators: container.validators,
+      clock: container.clock,
+    }),
+  );
 
   app.use(notFoundHandler);
   app.use(countAuthFailures(container.authThrottle));

@@ -34,6 +34,14 @@ export interface Config {
   readonly trustProxy: number;
   /** Failed authentications per source per minute before the source is blocked for 5 minutes (429). */
   readonly authFailureLimit: number;
+  /** How long a privacy export stays downloadable before the retention job purges it. */
+  readonly exportTtlHours: number;
+  /** A privacy request for the same device and type within this window links to the first; 0 = never. */
+  readonly privacyDuplicateWindowHours: number;
+  /** Cron (UTC) of the privacy deadline check; undefined = not scheduled. */
+  readonly privacyDeadlinesCron: string | undefined;
+  /** Cron (UTC) of the retention purge; undefined = not scheduled. */
+  readonly retentionCron: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -124,7 +132,22 @@ export function loadConfig(env: Env = process.env): Config {
     ingestDeviceEventsPerMinute: integer(env, 'INGEST_DEVICE_EVENTS_PER_MINUTE', 600, 500, 10_000_000),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
     authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 1, 100_000),
+    exportTtlHours: integer(env, 'EXPORT_TTL_HOURS', 168, 1, 2160),
+    privacyDuplicateWindowHours: integer(env, 'PRIVACY_DUPLICATE_WINDOW_HOURS', 24, 0, 720),
+    privacyDeadlinesCron: cron(env, 'PRIVACY_DEADLINES_CRON', '*/15 * * * *'),
+    retentionCron: cron(env, 'RETENTION_CRON', '30 3 * * *'),
   });
+}
+
+/** A five-field cron expression (minute hour day month weekday, UTC), or `off`. */
+function cron(env: Env, name: string, fallback: string): string | undefined {
+  const raw = (env[name] || fallback).trim();
+  if (raw === 'off') return undefined;
+  const fields = raw.split(/\s+/);
+  if (fields.length !== 5 || !fields.every((f) => /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/.test(f))) {
+    throw new ConfigError(name, `must be a five-field cron expression or "off" (got "${raw}")`);
+  }
+  return raw;
 }
 
 function oneOfPattern(env: Env, name: string, pattern: RegExp, fallback: string): string {

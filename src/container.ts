@@ -29,11 +29,12 @@ import { detectIdLookup } from './ingest/id-lookup.js';
 import { createIngestModule } from './ingest/ingest-module.js';
 import type { IngestService } from './ingest/ingest-service.js';
 import { Queues } from './queues.js';
+import { createDeviceMetrics, type DeviceMetrics } from './metrics/metrics-module.js';
 import { createRolloutFeature, type RolloutFeature } from './rollouts/rollout-feature.js';
 import { WebhookService } from './webhooks/webhook-service.js';
 import { SecretBox } from './webhooks/webhook-signature.js';
 import { MongoWebhookStore } from './webhooks/webhook-store.js';
-import { createDeviceMetrics, type DeviceMetrics } from './metrics/metrics-module.js';
+import { createPrivacyFeature, type PrivacyFeature } from './privacy/privacy-feature.js';
 
 /** The object graph, built once. Routers and job processors take what they need from it. */
 export interface Container {
@@ -66,6 +67,8 @@ export interface Container {
   readonly webhooks: WebhookService;
   /** Releases, channels, rollouts, the update check and the rollout guard. */
   readonly rollouts: RolloutFeature;
+  /** Privacy requests (access, export, erasure, objection) as checkpointed jobs, deadlines, receipts, retention. */
+  readonly privacy: PrivacyFeature;
   /** Closes what the container opened, in reverse order. Idempotent. */
   close(): Promise<void>;
 }
@@ -114,6 +117,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const rollouts = createRolloutFeature({
     mongo, queues, apps, audit, webhooks, pseudonyms, suppressions, clock, logger, idLookup, guardBucketSeconds: config.guardBucketSeconds,
   });
+  const privacy = createPrivacyFeature({ config, mongo, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock });
 
   await ensureIndexes(mongo);
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
@@ -146,9 +150,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
     audit,
     suppressions,
     acceptedEvents,
+    deviceMetrics,
     webhooks,
     rollouts,
-    deviceMetrics,
+    privacy,
     ingest,
     consent,
     close,

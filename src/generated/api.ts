@@ -277,42 +277,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/apps/{appId}/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Adoption and failure metrics per version, counted per device, for a window and as a time series.
-         * @description Permission `metrics:read`. A key scoped to channels must name one of them in `channel`.
-         *
-         *     Every count is a number of **devices** (pseudonyms), never of events: a device counts at most once
-         *     per (version, metric, bucket) — ten crashes from one phone in a bucket are one failing device.
-         *     Buckets are UTC minutes, hours or days by the event's `occurredAt` (late events land in the bucket
-         *     they occurred in). `from` is rounded down and `to` up to whole buckets; the answer's `window` says
-         *     what was used. Definitions (versioned by `definitionsVersion`) are in the README, section "Metrics".
-         *
-         *     `versions` summarises the window in the coarsest buckets that tile it exactly (`window.summary`):
-         *     when the window is one such bucket (e.g. one UTC day) its counts are distinct devices in the window;
-         *     otherwise a device counts once per summary bucket it appears in (`unit: device-buckets`, e.g.
-         *     device-days), and rates and adoption are ratios of those sums. `series` has one point per bucket of
-         *     size `bucket` that has any device.
-         *
-         *     Counts are live within about a second of ingest; the 10-minute launch rule adds launch failures
-         *     once an install's window has passed, and reconciliation (hourly, and for late events) makes the
-         *     counters equal to what the raw events in retention imply.
-         */
-        get: operations["getAppMetrics"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/apps/{appId}/signing-key": {
         parameters: {
             query?: never;
@@ -663,6 +627,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Adoption and failure metrics per version, counted per device, for a window and as a time series.
+         * @description Permission `metrics:read`. A key scoped to channels must name one of them in `channel`.
+         *
+         *     Every count is a number of **devices** (pseudonyms), never of events: a device counts at most once
+         *     per (version, metric, bucket) — ten crashes from one phone in a bucket are one failing device.
+         *     Buckets are UTC minutes, hours or days by the event's `occurredAt` (late events land in the bucket
+         *     they occurred in). `from` is rounded down and `to` up to whole buckets; the answer's `window` says
+         *     what was used. Definitions (versioned by `definitionsVersion`) are in the README, section "Metrics".
+         *
+         *     `versions` summarises the window in the coarsest buckets that tile it exactly (`window.summary`):
+         *     when the window is one such bucket (e.g. one UTC day) its counts are distinct devices in the window;
+         *     otherwise a device counts once per summary bucket it appears in (`unit: device-buckets`, e.g.
+         *     device-days), and rates and adoption are ratios of those sums. `series` has one point per bucket of
+         *     size `bucket` that has any device.
+         *
+         *     Counts are live within about a second of ingest; the 10-minute launch rule adds launch failures
+         *     once an install's window has passed, and reconciliation (hourly, and for late events) makes the
+         *     counters equal to what the raw events in retention imply.
+         */
+        get: operations["getAppMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{appId}/incidents/{id}/acknowledge": {
         parameters: {
             query?: never;
@@ -790,6 +790,282 @@ export interface paths {
          * @description Permission `webhooks:manage`.
          */
         get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Privacy requests, soonest due first.
+         * @description Permission `privacy:manage`; an app-scoped key sees only its apps' requests. `overdue=true` lists open
+         *     requests (`received`, `verified`, `processing`, `failed`) past their due date; `dueBefore` those due
+         *     before a time (e.g. now + 7 days for the ones due within a week).
+         */
+        get: operations["listPrivacyRequests"];
+        put?: never;
+        /**
+         * File a data subject's request (access, export, erasure, objection) on their behalf.
+         * @description Permission `privacy:manage` (roles `admin`, `privacy`; an app-scoped key only for its apps). Devices
+         *     file their own requests at `POST /v1/privacy/device-requests` with the ingest key.
+         *
+         *     The device id is turned into the app's pseudonym (pid) at once and never stored, queued or logged.
+         *     The request is answered by a background job (`received → verified → processing → completed`, or
+         *     `denied` / `failed`) in checkpointed steps shown in `steps`. Deadlines are computed from
+         *     `receivedAt` (UTC calendar days; a deadline is the end of its day): GDPR one calendar month (the same
+         *     day next month, or that month's last day), CCPA 45 calendar days with acknowledgement due within 10
+         *     business days (Mon–Fri; holidays are not modelled), other 30 days.
+         *
+         *     A request for the same device and type within `PRIVACY_DUPLICATE_WINDOW_HOURS` (default 24) of a
+         *     request that was not denied or failed links to it: the answer is that first request with
+         *     `duplicate: true`, and no new job runs. Audited (`privacy.request.create` / `privacy.request.duplicate`).
+         */
+        post: operations["createPrivacyRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One privacy request with its steps, deadlines, failure reason and documents.
+         * @description Permission `privacy:manage`. Another app's request (for an app-scoped key) is 404.
+         */
+        get: operations["getPrivacyRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/requests/{id}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend the deadline once, with the reason told to the data subject.
+         * @description Permission `privacy:manage`. Allowed once, on an open request, before the original due date (409
+         *     `already_extended`, `extension_too_late`, `request_closed` otherwise). GDPR Art. 12(3): by two further
+         *     months (three months from receipt); CCPA: by 45 days (90 from receipt); other: by 30 days. The
+         *     due-soon and overdue notices are re-armed for the new date. Audited (`privacy.request.extend`).
+         */
+        post: operations["extendPrivacyRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/requests/{id}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refuse a request, with the legal basis (e.g. manifestly unfounded or excessive).
+         * @description Permission `privacy:manage`. Only open requests; an erasure or objection whose device is already
+         *     suppressed can no longer be denied (409 `request_not_deniable`). A running job stops at its next step
+         *     and a partial export is purged. Audited (`privacy.request.deny`).
+         */
+        post: operations["denyPrivacyRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/requests/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the export of a completed access or export request (zip).
+         * @description Permission `privacy:manage`. A zip with `manifest.json` (purposes, categories, retention, recipients,
+         *     sources, record counts, generated-at) and, for every registered collection, `<collection>.json` and
+         *     `<collection>.csv` with every record of the device. Stored encrypted (AES-256-GCM, key derived from
+         *     `MASTER_KEY`) and decrypted while streaming; purged `EXPORT_TTL_HOURS` after it was generated (409
+         *     `export_expired`). 409 `export_not_ready` before completion, `no_export` for other request types.
+         */
+        get: operations["downloadPrivacyExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/requests/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed erasure receipt of a completed delete request.
+         * @description Permission `privacy:manage`. Verify it with the key from `GET /v1/privacy/receipt-key`: `signature` is
+         *     Ed25519 over the UTF-8 bytes of canonical JSON of `receipt` (object keys sorted at every level, no
+         *     whitespace), and `hash` is the hex SHA-256 of the same bytes. `receipt.prevHash` is the previous
+         *     receipt's `hash` (64 zeros for the first), so receipts form a chain. 409 `receipt_not_ready` before
+         *     completion, `no_receipt` for other request types.
+         */
+        get: operations["getPrivacyReceipt"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/receipt-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public Ed25519 key that erasure receipts are signed with.
+         * @description Public, so anyone holding a receipt can verify it. Derived from `MASTER_KEY`; stable while it is.
+         */
+        get: operations["getPrivacyReceiptKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/retention-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the scheduled retention purge deleted, newest run first.
+         * @description Permission `privacy:manage`. Each run is also in the audit log (`retention.purge`).
+         */
+        get: operations["listRetentionRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/device-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A device files its own privacy request; possession of the device id is the proof.
+         * @description Authenticated with the app's **ingest key** (GDPR Art. 11(2): the controller cannot identify the user
+         *     other than by the device id, so holding it is the verification). The answer carries `statusToken`,
+         *     shown once and stored only as a hash: send it as `X-Status-Token` (with the ingest key) to
+         *     `GET /v1/privacy/device-requests/{id}` for the status and, when ready, to `…/export` or `…/receipt`.
+         *     A duplicate within the window links to the first request and gets its own token for it.
+         *     `jurisdiction` defaults to `gdpr`. Deadlines and processing as for `POST /v1/privacy/requests`.
+         */
+        post: operations["createDevicePrivacyRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/device-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The status of a device's own request.
+         * @description Ingest key plus the request's `X-Status-Token`; a wrong token or another app's request is 404.
+         */
+        get: operations["getDevicePrivacyRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/device-requests/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The device downloads its export (zip), as `GET /v1/privacy/requests/{id}/export` describes.
+         * @description Ingest key plus `X-Status-Token`.
+         */
+        get: operations["downloadDevicePrivacyExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/privacy/device-requests/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The device fetches the signed receipt of its erasure.
+         * @description Ingest key plus `X-Status-Token`. Verify as described at `GET /v1/privacy/requests/{id}/receipt`.
+         */
+        get: operations["getDevicePrivacyReceipt"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1519,6 +1795,238 @@ export interface components {
         WebhookDeliveryList: {
             deliveries: components["schemas"]["WebhookDelivery"][];
         };
+        /** @description Privacy request id. */
+        PrivacyRequestId: string;
+        /**
+         * @description `access` (GDPR Art. 15, CCPA right to know) and `export` (Art. 20 portability) both produce the
+         *     export archive; `delete` (Art. 17, CCPA delete) suppresses the device, deletes its records and issues
+         *     a signed receipt; `objection` (Art. 21, CCPA opt-out) suppresses the device for `purpose`.
+         * @enum {string}
+         */
+        PrivacyRequestType: "access" | "export" | "delete" | "objection";
+        /**
+         * @description Decides the deadlines (see `POST /v1/privacy/requests`).
+         * @enum {string}
+         */
+        PrivacyJurisdiction: "gdpr" | "ccpa" | "other";
+        /** @enum {string} */
+        PrivacyRequestStatus: "received" | "verified" | "processing" | "completed" | "denied" | "failed";
+        CreatePrivacyRequest: {
+            appId: components["schemas"]["AppId"];
+            type: components["schemas"]["PrivacyRequestType"];
+            deviceId: components["schemas"]["DeviceId"];
+            jurisdiction: components["schemas"]["PrivacyJurisdiction"];
+            /**
+             * Format: date-time
+             * @description When the data subject made the request (deadlines run from it); default now. Not in the future.
+             */
+            receivedAt?: string;
+            /** @description Internal notes of the privacy team; never shown to the device. */
+            notes?: string;
+            /** @description Objections only: the purpose objected to (default `telemetry`). */
+            purpose?: string;
+        };
+        CreateDevicePrivacyRequest: {
+            type: components["schemas"]["PrivacyRequestType"];
+            deviceId: components["schemas"]["DeviceId"];
+            jurisdiction?: components["schemas"]["PrivacyJurisdiction"];
+            /** @description Objections only: the purpose objected to (default `telemetry`). */
+            purpose?: string;
+        };
+        ExtendPrivacyRequest: {
+            /** @description Why more time is needed; the data subject must be told. */
+            reason: string;
+        };
+        DenyPrivacyRequest: {
+            /** @description The legal basis for refusing, e.g. "GDPR Art. 12(5)(b): manifestly excessive". */
+            basis: string;
+        };
+        PrivacyRequestStep: {
+            /** @description `suppress`, `purge-exports`, `export:<collection>`, `manifest`, `erase:<collection>`, `verify-erasure` or `receipt`. */
+            name: string;
+            /** @enum {string} */
+            status: "pending" | "running" | "done";
+            /** @description Times the step was started (more than 1 after a crash or retry). */
+            attempts: number;
+            /** Format: date-time */
+            startedAt?: string;
+            /** Format: date-time */
+            doneAt?: string;
+            /** @description Export: records written. Erasure: records counted before deleting. */
+            records?: number;
+            /** @description Erasure: records the delete reported. */
+            deleted?: number;
+            /** @description Erasure: records that arrived while deleting, found by verification and deleted. */
+            stragglers?: number;
+        };
+        PrivacyRequest: {
+            id: components["schemas"]["PrivacyRequestId"];
+            appId: components["schemas"]["AppId"];
+            type: components["schemas"]["PrivacyRequestType"];
+            jurisdiction: components["schemas"]["PrivacyJurisdiction"];
+            /**
+             * @description Who filed it.
+             * @enum {string}
+             */
+            source: "admin" | "device";
+            status: components["schemas"]["PrivacyRequestStatus"];
+            /** @description Open and past `dueAt`. */
+            overdue: boolean;
+            /** Format: date-time */
+            receivedAt: string;
+            /**
+             * Format: date-time
+             * @description CCPA only.
+             */
+            acknowledgementDueAt?: string;
+            /**
+             * Format: date-time
+             * @description The response deadline (end of its UTC day), after any extension.
+             */
+            dueAt: string;
+            /** Format: date-time */
+            originalDueAt: string;
+            extension?: {
+                reason?: string;
+                /** Format: date-time */
+                at?: string;
+                /** Format: date-time */
+                previousDueAt?: string;
+            };
+            denial?: {
+                basis?: string;
+                /** Format: date-time */
+                at?: string;
+            };
+            notes?: string;
+            /** @description Objections only. */
+            purpose?: string;
+            steps: components["schemas"]["PrivacyRequestStep"][];
+            /** @description The last transient error; the job retries with exponential backoff. */
+            lastError?: {
+                message?: string;
+                /** Format: date-time */
+                at?: string;
+                attempt?: number;
+            };
+            /** @description Why the request failed permanently (status `failed`). */
+            failure?: {
+                /** @enum {string} */
+                code?: "permanent_error" | "retries_exhausted";
+                message?: string;
+                /** Format: date-time */
+                at?: string;
+            };
+            export?: {
+                available?: boolean;
+                /** Format: date-time */
+                generatedAt?: string;
+                /** Format: date-time */
+                expiresAt?: string;
+                /** Format: date-time */
+                purgedAt?: string;
+                files?: {
+                    name?: string;
+                    bytes?: number;
+                }[];
+                /** @description Path of the download while available. */
+                download?: string;
+            };
+            receipt?: {
+                seq?: number;
+                download?: string;
+            };
+            /** Format: date-time */
+            completedAt?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        CreatedPrivacyRequest: components["schemas"]["PrivacyRequest"] & {
+            /** @description true: an earlier request for the same device and type; this is it. */
+            duplicate: boolean;
+        };
+        CreatedDevicePrivacyRequest: components["schemas"]["CreatedPrivacyRequest"] & {
+            /** @description Shown once: send as `X-Status-Token` to read the status, export and receipt. */
+            statusToken: string;
+        };
+        PrivacyRequestList: {
+            requests: components["schemas"]["PrivacyRequest"][];
+        };
+        ErasureReceipt: {
+            /** @enum {integer} */
+            version: 1;
+            /** @description Position in the receipt chain */
+            seq: number;
+            requestId: string;
+            appId: string;
+            /** @description The subject's pseudonym */
+            pid: string;
+            jurisdiction: string;
+            /** Format: date-time */
+            receivedAt: string;
+            /** Format: date-time */
+            suppressedAt: string;
+            /** Format: date-time */
+            issuedAt: string;
+            /** @description Records deleted per collection. */
+            erased: {
+                [key: string]: number;
+            };
+            /** @description Collections whose records of the subject are kept, and why. */
+            kept: {
+                collection?: string;
+                records?: number;
+                legalBasis?: string;
+            }[];
+            /** @description Collections counted again after deleting */
+            verifiedEmpty: string[];
+            /** @description First 16 hex digits of the SHA-256 of the signing key (SPKI DER). */
+            keyId: string;
+            prevHash: string;
+        };
+        SignedErasureReceipt: {
+            receipt: components["schemas"]["ErasureReceipt"];
+            /** @description hex SHA-256 of canonical JSON of `receipt`. */
+            hash: string;
+            /** @description base64 Ed25519 signature of canonical JSON of `receipt`. */
+            signature: string;
+        };
+        PrivacyReceiptKey: {
+            /** @enum {string} */
+            algorithm: "Ed25519";
+            keyId: string;
+            /** @description SPKI PEM. */
+            publicKeyPem: string;
+            publicKeyJwk: {
+                kty?: string;
+                crv?: string;
+                x?: string;
+            };
+        };
+        RetentionRun: {
+            id: string;
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt: string;
+            purged: {
+                collection?: string;
+                retentionDays?: number;
+                appIds?: string[];
+                /** Format: date-time */
+                cutoff?: string;
+                deleted?: number;
+            }[];
+            exportsPurged: number;
+            exportChunksDeleted: number;
+            /** @description Duplicate-request markers whose window had ended. */
+            claimsPurged: number;
+        };
+        RetentionRunList: {
+            runs: components["schemas"]["RetentionRun"][];
+        };
     };
     responses: {
         /** @description Well-formed but refused by a rule (e.g. a signature that does not verify); `code` says which. */
@@ -1972,46 +2480,6 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
-        };
-    };
-    getAppMetrics: {
-        parameters: {
-            query?: {
-                /** @description Only this channel. Without it, all channels (a device that switched channel counts once). */
-                channel?: components["schemas"]["ChannelName"];
-                /** @description Only this version in `versions` and `series` (adoption still divides by all active devices). */
-                version?: components["schemas"]["BundleVersion"];
-                /** @description Only this platform. */
-                platform?: components["schemas"]["DevicePlatform"];
-                /** @description Window start (rounded down to the bucket). Default: see `to`. */
-                from?: string;
-                /** @description Window end, exclusive (rounded up to the bucket). Defaults: the current UTC hour for `minute`, the current UTC day for `hour`, the 30 days up to the end of today for `day`. */
-                to?: string;
-                /** @description Bucket size of `series` (default `hour`). At most 1440 minute, 744 hour or 400 day buckets per window. */
-                bucket?: "minute" | "hour" | "day";
-            };
-            header?: never;
-            path: {
-                /** @description The app. */
-                appId: components["schemas"]["AppId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Metrics. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AppMetrics"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
         };
     };
     setSigningKey: {
@@ -2600,6 +3068,46 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    getAppMetrics: {
+        parameters: {
+            query?: {
+                /** @description Only this channel. Without it, all channels (a device that switched channel counts once). */
+                channel?: components["schemas"]["ChannelName"];
+                /** @description Only this version in `versions` and `series` (adoption still divides by all active devices). */
+                version?: components["schemas"]["BundleVersion"];
+                /** @description Only this platform. */
+                platform?: components["schemas"]["DevicePlatform"];
+                /** @description Window start (rounded down to the bucket). Default: see `to`. */
+                from?: string;
+                /** @description Window end, exclusive (rounded up to the bucket). Defaults: the current UTC hour for `minute`, the current UTC day for `hour`, the 30 days up to the end of today for `day`. */
+                to?: string;
+                /** @description Bucket size of `series` (default `hour`). At most 1440 minute, 744 hour or 400 day buckets per window. */
+                bucket?: "minute" | "hour" | "day";
+            };
+            header?: never;
+            path: {
+                /** @description The app. */
+                appId: components["schemas"]["AppId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     acknowledgeIncident: {
         parameters: {
             query?: never;
@@ -2799,6 +3307,381 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listPrivacyRequests: {
+        parameters: {
+            query?: {
+                /** @description Only requests in this status. */
+                status?: components["schemas"]["PrivacyRequestStatus"];
+                /** @description `true`: only open requests past their due date; `false`: none of those. */
+                overdue?: boolean;
+                /** @description Only requests due before this time. */
+                dueBefore?: string;
+                /** @description Only this app's requests. */
+                appId?: components["schemas"]["AppId"];
+                /** @description Only requests of this type. */
+                type?: components["schemas"]["PrivacyRequestType"];
+                /** @description Page size (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Requests. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrivacyRequestList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createPrivacyRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePrivacyRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; processing runs in the background. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedPrivacyRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPrivacyRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrivacyRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    extendPrivacyRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtendPrivacyRequest"];
+            };
+        };
+        responses: {
+            /** @description Extended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrivacyRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    denyPrivacyRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DenyPrivacyRequest"];
+            };
+        };
+        responses: {
+            /** @description Denied. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrivacyRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    downloadPrivacyExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getPrivacyReceipt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The receipt. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedErasureReceipt"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getPrivacyReceiptKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrivacyReceiptKey"];
+                };
+            };
+        };
+    };
+    listRetentionRuns: {
+        parameters: {
+            query?: {
+                /** @description Page size (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionRunList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createDevicePrivacyRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDevicePrivacyRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; keep `id` and `statusToken`. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedDevicePrivacyRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getDevicePrivacyRequest: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `statusToken` returned when the request was filed. */
+                "X-Status-Token": string;
+            };
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrivacyRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    downloadDevicePrivacyExport: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `statusToken` returned when the request was filed. */
+                "X-Status-Token": string;
+            };
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getDevicePrivacyReceipt: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `statusToken` returned when the request was filed. */
+                "X-Status-Token": string;
+            };
+            path: {
+                /** @description The request id. */
+                id: components["schemas"]["PrivacyRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The receipt. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedErasureReceipt"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
         };
     };
 }

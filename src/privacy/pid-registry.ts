@@ -14,9 +14,18 @@ export interface PidCollectionMeta {
    * suppresses, or the device's next event would be stored again). Still included in access and export.
    */
   keepOnErasure?: { legalBasis: string };
+  /** Who receives the data besides this installation; default: nobody. */
+  recipients?: readonly string[];
+  /** Where the data comes from; default: the app on the device. */
+  source?: string;
+  /** Top-level fields left out of exports (secrets such as token hashes or key material). */
+  exportExclude?: readonly string[];
 }
 
-type RegisteredMeta = Required<Omit<PidCollectionMeta, 'keepOnErasure'>> & Pick<PidCollectionMeta, 'keepOnErasure'>;
+export const DEFAULT_RECIPIENTS: readonly string[] = ['none: processed only by this otaguard installation and its operators'];
+export const DEFAULT_SOURCE = 'the app on the device (otaguard telemetry calls)';
+
+export type RegisteredMeta = Required<Omit<PidCollectionMeta, 'keepOnErasure'>> & Pick<PidCollectionMeta, 'keepOnErasure'>;
 
 const registry = new WeakMap<Schema, RegisteredMeta>();
 
@@ -25,7 +34,13 @@ const registry = new WeakMap<Schema, RegisteredMeta>();
  * marked models, and a test fails when a model has a `pid` path but no mark.
  */
 export function markPidCollection(schema: Schema, meta: PidCollectionMeta): void {
-  registry.set(schema, { pidField: 'pid', ...meta });
+  registry.set(schema, {
+    pidField: 'pid',
+    recipients: DEFAULT_RECIPIENTS,
+    source: DEFAULT_SOURCE,
+    exportExclude: [],
+    ...meta,
+  });
 }
 
 export interface PidCollection {
@@ -43,9 +58,12 @@ export function pidCollections(connection: Connection): PidCollection[] {
   return out.sort((a, b) => a.collectionName.localeCompare(b.collectionName));
 }
 
-/** Models that hold a `pid` path but were never marked: must be empty. */
+/** A path that holds a pseudonym by its name: `pid`, `x.pid`, `subjectPid`, `pids`… */
+const PID_PATH = /(^|\.)(pids?|[A-Za-z]+Pids?)$/;
+
+/** Models that hold a pid path (`pid`, or any path named like one) but were never marked: must be empty. */
 export function unregisteredPidModels(connection: Connection): string[] {
   return Object.values(connection.models)
-    .filter((model) => model.schema.path('pid') !== undefined && !registry.has(model.schema))
+    .filter((model) => !registry.has(model.schema) && Object.keys(model.schema.paths).some((path) => PID_PATH.test(path)))
     .map((model) => model.modelName);
 }

@@ -43,6 +43,8 @@ export interface MatrixRow {
 export const ALL_ROLES: readonly ApiRole[] = ['admin', 'developer', 'qa', 'monitoring', 'privacy'];
 const READERS: readonly ApiRole[] = ['admin', 'developer', 'qa', 'monitoring'];
 const RELEASERS: readonly ApiRole[] = ['admin', 'developer', 'qa'];
+const PRIVACY_TEAM: readonly ApiRole[] = ['admin', 'privacy'];
+const NO_PRIVACY_REQUEST = 'prq_00000000-0000-0000-0000-000000000000';
 
 export const AUTHZ_MATRIX: Record<string, MatrixRow> = {
   // ops
@@ -128,4 +130,24 @@ export const AUTHZ_MATRIX: Record<string, MatrixRow> = {
   listWebhooks: { auth: 'admin', allow: ['admin'] },
   deleteWebhook: { auth: 'admin', allow: ['admin'] },
   listWebhookDeliveries: { auth: 'admin', allow: ['admin'] },
+
+  // privacy requests (the request's app is known only after the lookup: other apps' requests are 404)
+  createPrivacyRequest: {
+    auth: 'admin',
+    allow: PRIVACY_TEAM,
+    scope: { app: 'body' },
+    sample: ({ appId }) => ({ body: { appId, type: 'access', deviceId: 'matrix-device', jurisdiction: 'gdpr' } }),
+  },
+  listPrivacyRequests: { auth: 'admin', allow: PRIVACY_TEAM },
+  getPrivacyRequest: { auth: 'admin', allow: PRIVACY_TEAM, sample: () => ({ path: { id: NO_PRIVACY_REQUEST } }) },
+  extendPrivacyRequest: { auth: 'admin', allow: PRIVACY_TEAM, sample: () => ({ path: { id: NO_PRIVACY_REQUEST }, body: { reason: 'matrix' } }) },
+  denyPrivacyRequest: { auth: 'admin', allow: PRIVACY_TEAM, sample: () => ({ path: { id: NO_PRIVACY_REQUEST }, body: { basis: 'matrix' } }) },
+  downloadPrivacyExport: { auth: 'admin', allow: PRIVACY_TEAM, sample: () => ({ path: { id: NO_PRIVACY_REQUEST } }) },
+  getPrivacyReceipt: { auth: 'admin', allow: PRIVACY_TEAM, sample: () => ({ path: { id: NO_PRIVACY_REQUEST } }) },
+  getPrivacyReceiptKey: { auth: 'public' },
+  listRetentionRuns: { auth: 'admin', allow: PRIVACY_TEAM },
+  createDevicePrivacyRequest: { auth: 'device', sample: () => ({ body: { type: 'access', deviceId: 'matrix-device' } }) },
+  getDevicePrivacyRequest: { auth: 'device', sample: () => ({ path: { id: NO_PRIVACY_REQUEST } }) },
+  downloadDevicePrivacyExport: { auth: 'device', sample: () => ({ path: { id: NO_PRIVACY_REQUEST } }) },
+  getDevicePrivacyReceipt: { auth: 'device', sample: () => ({ path: { id: NO_PRIVACY_REQUEST } }) },
 };

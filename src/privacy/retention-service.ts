@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { Schema, type Connection, type Model } from 'mongoose';
+import type { AppService } from '../apps/app-service.js';
+import { SYSTEM_ACTOR, type AuditLog } from '../audit/audit-log.js';
+import type { Clock } from '../clock.js';
+import { rawCollection } from '../connections.js';
+import type { ExportArchive } from './export-archive.js';
+import { pidCollections } from './pid-registry.js';
+import type { PrivacyRequestStore } from './privacy-request-store.js';
+
+/** Raw data purged by age under each app's policy (AppRecord.retentionDays). README: record of processing. */
+export const RETENTION_RULES = [{ collection: 'events', timeField: 'occurredAt' }] as const;
+
+const DAY_MS = 86_400_000;
+
+export interface RetentionRun {
+  id: string;
+  startedAt: Date;
+  finishedAt: Date;
+  /** One entry per (collection, retention period): the apps under it, the cutoff and what went. */
+  purged: Array<{ collection: string; retentionDays: number; appIds: string[]; cutoff: Date; deleted: number }>;
+  exportsPurged: number;
+  exportChunksDeleted: number;
+  /** Duplicate-request markers whose window had ended. */
+  claimsPurged: number;
+}
+
+interface RunDoc extends Omit<RetentionRun, 'id'> {
+  _id: string;
+}
+
+const runSchema = new Schema<RunDoc>(
+  {
+    _id: { type: String, required: true },
+    startedAt: { type: Date, required: true },
+    finishedAt: { type: Date, required: true },
+    purged: { type: Schema.Types.Mixed, default: [] },
+    exportsPurged: { type: Number, required: true },
+    exportChunksDeleted: { type: Number, required: true },
+    claimsPurged: { type: Number, default: 0 },
+  },
+  { versionKey: false, collection: 'retention_runs', minimize: false },
+);
+// Newest runs first.
+runSchema.index({ startedAt: -1 });
+
+/** The scheduled purge: raw events past their app's retention and export archives past their expiry. */
+export class RetentionService {
+  readonly runs: Model<RunDoc>;
+
+  constructor(
+    private readonly deps: {
+      connection: Connection;
+      apps: AppService;
+      store: PrivacyRequestStore;
+      archive: ExportArchive;
+      audit: AuditLog;
+      clock: Clock;
+    },
+  ) {
+    this.runs = deps.connection.model<RunDoc>('RetentionRun', runSchema);
+  }
+
+  async purge(): Promise<RetentionRun> {
+    const { connection, apps, store, archive, clock } = this.deps;
+    const startedAt = clock.now();
+    const byDays = new Map<number, string[]>();
+    for (const app of await apps.list()) byDays.set(app.retentionDays, [...(byDays.get(app.retentionDays) ?? []), app.appId]);
+
+    const purged: RetentionRun['purged'] = [];
+    const registered = new Map(pidCollections(connection).map((c) => [c.collectionName, c]));
+    for (const rule of RETENTION_RULES) {
+      const collection = registered.get(rule.collection);
+      if (!collection) continue;
+      // One deleteMany per distinct retention period, not per app: each is a scan on FerretDB.
+      for (const [retentionDays, appIds] of byDays) {
+        const cutoff = new Date(startedAt.getTime() - retentionDays * DAY_MS);
+        const res = await rawCollection(collection.model).deleteMany({ appId: { $in: appIds }, [rule.timeField]: { $lt: cutoff } });
+        purged.push({ collection: rule.collection, retentionDays, appIds, cutoff, deleted: res.deletedCount });
+      }
+    }
+
+    let exportChunksDeleted = 0;
+    const expired = await store.expiredExports(startedAt);
+    for (const request of expired) exportChunksDeleted += await archive.purge(request, clock.now());
+
+    const claimsPurged = await store.purgeExpiredClaims(startedAt);
+
+    const run: RetentionRun = {
+      id: `ret_${randomUUID()}`,
+      startedAt,
+      finishedAt: clock.now(),
+      purged,
+      exportsPurged: expired.length,
+      exportChunksDeleted,
+      claimsPurged,
+    };
+    const { id, ...rest } = run;
+    await rawCollection(this.runs).insertOne({ _id: id, ...rest });
+    await this.deps.audit.record({
+      actor: SYSTEM_ACTOR,
+      action: 'retention.purge',
+      target: `retention-run:${id}`,
+      details: {
+        purged: purged.map((p) => ({ ...p, cutoff: p.cutoff.toISOString(), appIds: p.appIds.length })),
+        exportsPurged: expired.length,
+        exportChunksDeleted,
+        claimsPurged,
+      },
+    });
+    return run;
+  }
+
+  async listRuns(limit: number): Promise<RetentionRun[]> {
+    const docs = await rawCollection(this.runs).find({}).sort({ startedAt: -1 }).limit(limit).toArray();
+    return docs.map(({ _id, ...rest }) => ({ id: _id, ...rest, purged: rest.purged ?? [], claimsPurged: rest.claimsPurged ?? 0 }));
+  }
+}
