@@ -17,7 +17,9 @@ const APP = 'com.audit.coverage';
 const rollout = { channel: 'beta', version: '1.1.0', baselineVersion: '1.0.0', percent: 10 };
 
 /** In order: later scenarios use what earlier ones created (ids are kept in `state`). */
-const SCENARIOS: Array<[operationId: string, build: (s: State) => Call, keep?: (body: Record<string, unknown>, s: State) => void]> = [
+type Keep = (body: Record<string, unknown>, s: State) => void;
+type Prepare = (s: State) => Promise<void>;
+const SCENARIOS: Array<[operationId: string, build: (s: State) => Call, keep?: Keep, prepare?: Prepare]> = [
   ['createApp', () => ({ method: 'post', path: '/v1/apps', body: { appId: APP, name: 'coverage' } })],
   ['createApiKey', () => ({ method: 'post', path: '/v1/api-keys', body: { name: 'cov', role: 'qa' } }), (b, s) => (s.keyId = String(b.id))],
   ['revokeApiKey', (s) => ({ method: 'delete', path: `/v1/api-keys/${s.keyId}` })],
@@ -34,9 +36,35 @@ const SCENARIOS: Array<[operationId: string, build: (s: State) => Call, keep?: (
   ['rollbackRollout', (s) => ({ method: 'post', path: `/v1/apps/${APP}/rollouts/${s.rolloutId}/rollback`, body: { reason: 'coverage' } })],
   ['createRollout', () => ({ method: 'post', path: `/v1/apps/${APP}/rollouts`, body: rollout }), (b, s) => (s.rolloutId = String(b.id))],
   ['cancelRollout', (s) => ({ method: 'post', path: `/v1/apps/${APP}/rollouts/${s.rolloutId}/cancel`, body: { reason: 'coverage' } })],
+  // Incidents are opened by the guard; one is written directly so a person can acknowledge and resolve it.
+  ['acknowledgeIncident', () => ({ method: 'post', path: `/v1/apps/${APP}/incidents/inc_c0ffeec0ffeec0ffeec0ffee/acknowledge`, body: { note: 'coverage' } }), undefined, openIncident],
+  ['resolveIncident', () => ({ method: 'post', path: `/v1/apps/${APP}/incidents/inc_c0ffeec0ffeec0ffeec0ffee/resolve`, body: { note: 'coverage' } })],
+  ['createPrivacyRequest', () => ({ method: 'post', path: '/v1/privacy/requests', body: { appId: APP, type: 'access', deviceId: 'coverage-device', jurisdiction: 'gdpr' } }), (b, s) => (s.privacyId = String(b.id))],
+  ['extendPrivacyRequest', (s) => ({ method: 'post', path: `/v1/privacy/requests/${s.privacyId}/extend`, body: { reason: 'coverage' } })],
+  ['denyPrivacyRequest', (s) => ({ method: 'post', path: `/v1/privacy/requests/${s.privacyId}/deny`, body: { basis: 'coverage' } })],
   ['createWebhook', () => ({ method: 'post', path: '/v1/webhooks', body: { url: 'https://example.com/hook', events: ['rollout.paused'] } }), (b, s) => (s.webhookId = String(b.id))],
   ['deleteWebhook', (s) => ({ method: 'delete', path: `/v1/webhooks/${s.webhookId}` })],
 ];
+
+async function openIncident(s: State): Promise<void> {
+  await ctx.container.mongo.db!.collection('incidents').insertOne({
+    _id: 'inc_c0ffeec0ffeec0ffeec0ffee' as never,
+    appId: APP,
+    rolloutId: s.rolloutId,
+    channel: 'beta',
+    version: '1.1.0',
+    baselineVersion: '1.0.0',
+    metric: 'crash_rate',
+    segment: null,
+    detector: 'catastrophic',
+    evidence: null,
+    action: 'paused',
+    reason: 'coverage',
+    decisionId: 'dec_coverage',
+    status: 'open',
+    openedAt: new Date(),
+  });
+}
 
 /** Reported to their owners; each must leave this list when it starts auditing. */
 const KNOWN_UNAUDITED: string[] = ['setGuardDefaults'];
@@ -63,8 +91,9 @@ describe('audit coverage', () => {
   it('appends an entry, by the calling key, for every successful state-changing admin operation', async () => {
     const state: State = {};
     const missing: string[] = [];
-    for (const [operationId, build, keep] of SCENARIOS) {
+    for (const [operationId, build, keep, prepare] of SCENARIOS) {
       if (!stateChanging().some((op) => op.operationId === operationId)) continue;
+      await prepare?.(state);
       const before = (await ctx.container.audit.verify()).checked;
       const call = build(state);
       let req = ctx.http[call.method](call.path).set(ctx.admin);
