@@ -51,9 +51,10 @@ function fold(state: ConsentState, entries: readonly ConsentRecord[]): ConsentSt
  * Records consent decisions. The ledger is the truth and is append-only; each device's decisions are
  * numbered 1, 2, 3… by inserting `_id = app:pid:seq` (a unique key: atomic on MongoDB and FerretDB
  * alike). The current state is the ledger folded up to a watermark `seq`, and every writer keeps folding
- * until it finds no entry past the watermark. That is deliberately not "$max on the state document":
- * FerretDB rewrites whole documents without compare-and-swap, so concurrent updates can be lost there;
- * this loop repairs any lost or stale write, whichever backend and whatever order the writes land in.
+ * until it finds no entry past the watermark. On MongoDB the state write itself never replaces a newer
+ * state. FerretDB rewrites whole documents without compare-and-swap, so there a slow writer's stale
+ * state can land over a newer one for a moment; that writer's next round finds the newer entries and
+ * folds them back in before it answers. Either way the state ends at the newest ledger entry.
  */
 export class ConsentService {
   constructor(private readonly deps: ConsentDeps) {}

@@ -45,7 +45,10 @@ export interface ConsentLedger {
 
 export interface ConsentStateStore {
   get(appId: string, pid: string): Promise<ConsentState | null>;
-  /** Whole-document write. Concurrent writers may overwrite each other; callers re-check (see ConsentService). */
+  /**
+   * Whole-document write. On MongoDB it never replaces a newer state; on FerretDB concurrent writers may
+   * overwrite each other, so callers re-check (see ConsentService).
+   */
   put(state: ConsentState): Promise<void>;
   /** pids whose latest `telemetry` decision is a grant; read from the database every time. */
   telemetryGranted(appId: string, pids: readonly string[]): Promise<Set<string>>;
@@ -132,9 +135,16 @@ export class MongoConsentLedger implements ConsentLedger {
 export class MongoConsentStateStore implements ConsentStateStore {
   readonly model: Model<ConsentStateDoc>;
 
+  /**
+   * `conditionalPut`: write only over an older state (`seq` lower), atomically. True on MongoDB, where a
+   * filtered replace is one atomic step on the primary key. FerretDB evaluates such a filter by scanning
+   * and then writes without compare-and-swap, so there it buys nothing but the scan: there the service's
+   * fold-until-settled loop alone repairs a stale write (see ConsentService).
+   */
   constructor(
     connection: Connection,
     private readonly lookup: IdLookup = 'in',
+    private readonly conditionalPut = lookup === 'in',
   ) {
     this.model = connection.model<ConsentStateDoc>('DeviceConsent', stateSchema);
   }
@@ -148,6 +158,15 @@ export class MongoConsentStateStore implements ConsentStateStore {
 
   async put(state: ConsentState): Promise<void> {
     const _id = consentStateId(state.appId, state.pid);
+    if (this.conditionalPut) {
+      try {
+        await rawCollection(this.model).replaceOne({ _id, seq: { $lt: state.seq } }, { ...state }, { upsert: true });
+      } catch (err) {
+        // No older state matched and the upsert hit the existing _id: a newer state is already there.
+        if (!isDuplicate(err)) throw err;
+      }
+      return;
+    }
     try {
       await rawCollection(this.model).replaceOne({ _id }, { ...state }, { upsert: true });
     } catch (err) {

@@ -266,3 +266,18 @@ describe('bad requests', () => {
     expect((await post({ events: [] })).body).toEqual({ accepted: 0, duplicates: 0, rejected: [] });
   });
 });
+
+describe('current consent writes', () => {
+  it('with conditional puts (the MongoDB mode) never replace a newer state with an older one', async () => {
+    const { MongoConsentStateStore } = await import('../../src/ingest/consent-store.js');
+    const store = new MongoConsentStateStore(ctx.container.mongo, 'each', true);
+    const decision = (seq: number, granted: boolean) => ({ granted, seq, at: new Date(), policyVersion: '1', source: 's', receiptId: `r${seq}` });
+    const pid = `pid-${randomUUID()}`;
+    await store.put({ appId, pid, seq: 3, purposes: { telemetry: decision(3, false) } });
+    await store.put({ appId, pid, seq: 2, purposes: { telemetry: decision(2, true) } });
+    expect(await store.get(appId, pid)).toMatchObject({ seq: 3, purposes: { telemetry: { granted: false } } });
+    expect(await store.telemetryGranted(appId, [pid])).toEqual(new Set());
+    await store.put({ appId, pid, seq: 4, purposes: { telemetry: decision(4, true) } });
+    expect(await store.telemetryGranted(appId, [pid])).toEqual(new Set([pid]));
+  });
+});
