@@ -140,15 +140,15 @@ export class MetricsAggregator implements AcceptedEventsListener {
     await this.deps.history.append(events);
     facts.push(...(await this.classifyWithHistory(events.filter(needsHistory), now)));
 
-    const increments = new Increments();
-    await this.claimFacts(facts, now, increments);
-    await this.confirmReady(ready, now, increments);
+    // Counted straight into the unwritten increments: if a later step fails and the events are retried,
+    // what the markers already claimed is not lost (the retry finds the markers set and adds nothing).
+    await this.claimFacts(facts, now, this.unwritten);
+    await this.confirmReady(ready, now, this.unwritten);
     await marks.watchInstalls(installs);
     if (this.dirtyDays.size > 0) {
       await marks.markDirty(this.dirtyDays);
       this.dirtyDays.clear();
     }
-    this.unwritten.merge(increments);
     instruments.countedEvents.inc(events.length);
   }
 
