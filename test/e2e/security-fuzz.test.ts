@@ -46,6 +46,19 @@ function pathArbitrary(op: OpenApiOperation): fc.Arbitrary<string> {
   });
 }
 
+/** Declared header parameters (e.g. X-Status-Token): schema-shaped or arbitrary printable values. */
+function headerArbitrary(op: OpenApiOperation): fc.Arbitrary<Record<string, string>> {
+  const declared = parametersOf(op, doc).filter((p) => p.in === 'header');
+  const printable = fc.stringMatching(/^[\x21-\x7e]{0,80}$/);
+  const valueFor = (schema: Record<string, unknown> | undefined) =>
+    fc.oneof(arbitraryFor(schema, doc).map(String).filter((v) => /^[\x21-\x7e]*$/.test(v)), printable);
+  return fc.record(Object.fromEntries(declared.map((p) => [p.name, valueFor(p.schema)])), { requiredKeys: [] }).map((h) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
+    return out;
+  });
+}
+
 function bodyArbitrary(op: OpenApiOperation): fc.Arbitrary<unknown> {
   const schema = bodySchemaOf(op);
   const shaped = arbitraryFor(schema, doc);
@@ -87,14 +100,14 @@ describe.each(operations.map((op) => [op.operationId, op] as const))('fuzz %s', 
   it('answers every generated body, query and path with a safe non-5xx response', async () => {
     const hasBody = bodySchemaOf(op) !== undefined;
     await fc.assert(
-      fc.asyncProperty(pathArbitrary(op), queryArbitrary(op, doc), hasBody ? bodyArbitrary(op) : fc.constant(undefined), async (path, query, body) => {
+      fc.asyncProperty(pathArbitrary(op), queryArbitrary(op, doc), headerArbitrary(op), hasBody ? bodyArbitrary(op) : fc.constant(undefined), async (path, query, headers, body) => {
         const method = op.method as 'get' | 'post' | 'put' | 'patch' | 'delete';
         const send = () => {
-          const req = supertest(ctx.app)[method](path).set(headersFor(op)).query(query);
+          const req = supertest(ctx.app)[method](path).set(headersFor(op)).set(headers).query(query);
           // Sent as JSON text so scalars, arrays and odd numbers arrive exactly as generated.
           return body === undefined ? req : req.set('Content-Type', 'application/json').send(JSON.stringify(body));
         };
-        const where = `${op.method.toUpperCase()} ${path} ${JSON.stringify(query)} ${JSON.stringify(body)?.slice(0, 300)}`;
+        const where = `${op.method.toUpperCase()} ${path} ${JSON.stringify(query)} ${JSON.stringify(headers)} ${JSON.stringify(body)?.slice(0, 300)}`;
         let res = await send();
         record(op, res.status);
         if (res.status === 503 && res.headers['retry-after']) {
