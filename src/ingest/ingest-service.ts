@@ -133,6 +133,8 @@ export class IngestService {
     const maxAgeMs = Math.min(limits.maxEventAgeMs, app.retentionDays * DAY_MS);
     const candidates: Candidate[] = [];
     const perPid = new Map<string, number>();
+    // A batch usually comes from one device: one HMAC per distinct device id, not per event.
+    const pidOf = new Map<string, string>();
     items.forEach((item, index) => {
       const shape = this.deps.checkEvent(item);
       if (!shape.ok) return reject(index, 'invalid', `${shape.field} ${shape.reason}`, shape.field);
@@ -144,7 +146,11 @@ export class IngestService {
       if (-age > limits.maxFutureSkewMs) {
         return reject(index, 'in_future', `occurredAt is more than ${limits.maxFutureSkewMs / 1000} s ahead of the server clock`);
       }
-      const pid = this.deps.pseudonyms.pid(appId, event.deviceId);
+      let pid = pidOf.get(event.deviceId);
+      if (pid === undefined) {
+        pid = this.deps.pseudonyms.pid(appId, event.deviceId);
+        pidOf.set(event.deviceId, pid);
+      }
       perPid.set(pid, (perPid.get(pid) ?? 0) + 1);
       candidates.push({ index, event: toStored(appId, pid, event, now) });
     });
