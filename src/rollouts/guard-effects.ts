@@ -3,7 +3,6 @@ import { SYSTEM_ACTOR } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Decision } from '../guard/guard-types.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
-import type { ChannelStore } from './channel-store.js';
 import type { GuardDecisionEntry } from './guard-log-store.js';
 import type { IncidentRecord, IncidentStore } from './incident-store.js';
 import type { RolloutNotifier } from './rollout-notifier.js';
@@ -21,7 +20,6 @@ type Plan = Parameters<RolloutTransitions['apply']>[2];
 export class GuardEffects {
   constructor(
     private readonly transitions: RolloutTransitions,
-    private readonly channels: ChannelStore,
     private readonly incidents: IncidentStore,
     private readonly notifier: RolloutNotifier,
     private readonly webhooks: WebhookService,
@@ -90,7 +88,6 @@ export class GuardEffects {
     };
     const updated = await this.transitions.apply(entry.appId, entry.rolloutId, plan, now);
     if (!updated) return;
-    if (updated.status === 'completed') await this.channels.setStableVersion(updated.appId, updated.channel, updated.version, now);
     await this.notifier.changed(updated, { decisionId: entry.id }, entry.id);
   }
 

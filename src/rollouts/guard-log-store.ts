@@ -36,7 +36,7 @@ export interface GuardLogStore {
   /** Idempotent; returns the stored test (the first writer's, when two race). */
   ensureTest(test: GuardTest): Promise<GuardTest>;
   getTest(rolloutId: string, testId: number): Promise<GuardTest | null>;
-  /** false when the (rollout, bucket) was already evaluated. */
+  /** false when the (rollout, bucket) was already evaluated, or another evaluation took this sequence number. */
   insertDecision(entry: GuardDecisionEntry): Promise<boolean>;
   getDecision(id: string): Promise<GuardDecisionEntry | null>;
   latestDecision(rolloutId: string, testId: number): Promise<GuardDecisionEntry | null>;
@@ -81,8 +81,9 @@ const decisionSchema = new Schema<DecisionDoc>(
   },
   { versionKey: false, collection: 'guard_decisions' },
 );
-// The decision log of a rollout (per test, in order) and the latest state of the running test.
-decisionSchema.index({ rolloutId: 1, testId: 1, sequence: 1 });
+// The decision log of a rollout (per test, in order) and the latest state of the running test. Unique:
+// two evaluations that started from the same state cannot both be logged, so the state chain stays linear.
+decisionSchema.index({ rolloutId: 1, testId: 1, sequence: 1 }, { unique: true });
 
 const testKey = (rolloutId: string, testId: number): string => `${rolloutId}:${testId}`;
 const toTest = ({ _id: _ignored, ...rest }: TestDoc): GuardTest => rest;

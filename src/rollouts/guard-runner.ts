@@ -16,6 +16,9 @@ import type { RolloutRecord, RolloutStore } from './rollout-store.js';
 
 export type GuardOutcome = 'evaluated' | 'already_evaluated' | 'skipped';
 
+/** Two buckets of one rollout were evaluated at once and the other was logged first; the job retries. */
+export class GuardStateMovedError extends Error {}
+
 /** JSON that keeps ±Infinity and NaN (JSON.stringify would turn them into null). */
 export function encodeState(state: GuardState): string {
   return JSON.stringify(state, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? `__num:${value}` : value));
@@ -58,6 +61,8 @@ export class GuardRunner {
       if (rollout.status !== 'active') this.loader.drop(rollout.id, rollout.testId);
       return 'skipped';
     }
+    // Arm the next bucket first, so one evaluation that keeps failing cannot end the chain.
+    await this.scheduler.schedule(rolloutId, bucketStart + this.scheduler.bucketMs, this.clock.now().getTime());
     const test = await this.ensureTest(rollout);
     const config = JSON.parse(test.configJson) as GuardConfig;
     const baselineRates = JSON.parse(test.baselineRatesJson) as BaselineRates;
@@ -99,7 +104,9 @@ export class GuardRunner {
     };
     if (!(await this.log.insertDecision(entry))) {
       const winner = await this.log.getDecision(id);
-      if (winner) await this.finish(winner, rollout);
+      // Another bucket was logged from the same state meanwhile: retry from the new state (BullMQ backoff).
+      if (!winner) throw new GuardStateMovedError('guard state moved on during the evaluation; retrying');
+      await this.finish(winner, rollout);
       return 'already_evaluated';
     }
     if (entry.kind === 'pause_data') {

@@ -70,7 +70,7 @@ export function createRolloutFeature(deps: RolloutFeatureDeps): RolloutFeature {
   const rollouts = new RolloutService(rolloutStore, channelStore, transitions, releases, apps, scheduler, notifier, clock);
   const events = new MongoGuardEventSource(mongo);
   const loader = new GuardInputLoader(events, exposures, (bucketStart) => scheduler.cutoffOf(bucketStart));
-  const effects = new GuardEffects(transitions, channelStore, incidents, notifier, webhooks, clock);
+  const effects = new GuardEffects(transitions, incidents, notifier, webhooks, clock);
   const guard = new GuardRunner(rolloutStore, rollouts, apps, releases, exposures, guardLog, loader, new GuardBaselines(events), effects, scheduler, clock);
   return {
     releases,

@@ -189,7 +189,6 @@ export class RolloutService {
     };
     const updated = await this.transitions.apply(appId, id, guarded, now);
     if (!updated) throw new Error('manual rollout action planned no change');
-    if (updated.status === 'completed') await this.channels.setStableVersion(updated.appId, updated.channel, updated.version, now);
     await this.notifier.changed(updated);
     return updated;
   }

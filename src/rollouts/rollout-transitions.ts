@@ -63,6 +63,9 @@ export class RolloutTransitions {
         continue;
       }
       if (terminal && current.status !== status) {
+        // The channel's version moves before the slot is freed; until then the update check reads the
+        // completed rollout from the slot, so no device ever sees a gap or an older version.
+        if (status === 'completed') await this.channels.setStableVersion(updated.appId, updated.channel, updated.version, now);
         await this.channels.swapRolloutSlot(updated.appId, updated.channel, id, null, now);
         await this.exposures.deleteForRollout(id);
       }

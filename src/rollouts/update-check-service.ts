@@ -73,7 +73,9 @@ export class UpdateCheckService {
     const rolledBack = await this.rollouts.findRolledBack(appId, input.channel, input.currentVersion);
     if (rolledBack) return this.rollbackTo(appId, rolledBack.baselineVersion);
 
-    const target = channel.stableVersion ?? open?.baselineVersion ?? null;
+    // A rollout still holding the slot as `completed` is the channel's version a moment before the slot frees.
+    const completed = rollout?.status === 'completed' ? rollout.version : null;
+    const target = completed ?? channel.stableVersion ?? open?.baselineVersion ?? null;
     if (target === null || input.currentVersion === target) return none(open ? 'not_in_rollout' : 'up_to_date');
     const release = await this.releases.find(appId, target);
     if (!release) return none(open ? 'not_in_rollout' : 'no_release');

@@ -62,8 +62,11 @@ describe('a healthy release passes and the guard advances it', () => {
       return res.body.status === 'completed' ? res.body : null;
     }, 20_000, 'the guard to advance the rollout to completion');
     expect(done.lastAction).toMatchObject({ action: 'complete', actor: 'system' });
-    const channels = await ctx.http.get(`/v1/apps/${appId}/channels`).set(ctx.admin);
-    expect(channels.body.channels[0]).toMatchObject({ name: 'production', currentVersion: '2.0.0', activeRolloutId: null });
+    const channel = await waitFor(async () => {
+      const res = await ctx.http.get(`/v1/apps/${appId}/channels`).set(ctx.admin);
+      return res.body.channels[0]?.activeRolloutId === null ? res.body.channels[0] : null;
+    }, 5000, 'the channel to be released');
+    expect(channel).toMatchObject({ name: 'production', currentVersion: '2.0.0', activeRolloutId: null });
 
     await waitFor(async () => (receiver.received.some((r) => r.headers['x-otaguard-event'] === 'rollout.completed') ? true : null), 10_000, 'rollout.completed');
     const advanced = receiver.received.filter((r) => r.headers['x-otaguard-event'] === 'rollout.advanced').map((r) => JSON.parse(r.body));
@@ -72,7 +75,10 @@ describe('a healthy release passes and the guard advances it', () => {
 
     const log = await ctx.http.get(`/v1/apps/${appId}/rollouts/${rolloutId}/decisions`).set(ctx.admin).query({ limit: 1000 });
     const decisions = log.body.decisions as Array<{ kind: string; bucketStart: string; sequence: number }>;
-    expect(decisions.filter((d) => d.kind === 'pass')).toHaveLength(2);
+    // Two PASSes acted on (50 → 100, 100 → completed); a bucket already under evaluation when the
+    // rollout completed may log a third, which no longer applies to anything.
+    expect(decisions.filter((d) => d.kind === 'pass').length).toBeGreaterThanOrEqual(2);
+    expect(decisions.filter((d) => d.kind !== 'pass' && d.kind !== 'continue' && d.kind !== 'warn')).toEqual([]);
     const buckets = decisions.map((d) => d.bucketStart);
     expect(new Set(buckets).size).toBe(buckets.length);
     expect(decisions.map((d) => d.sequence)).toEqual(decisions.map((_, i) => i + 1));
