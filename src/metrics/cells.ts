@@ -63,3 +63,26 @@ export function runningCells(appId: string, g: Granularity, t: number, platform:
     { appId, g, t, channel: ALL, platform, version },
   ];
 }
+
+/**
+ * What a running-register update means for the counters. `previous` is the register's answer: null (not
+ * newer: nothing changes), '' (the device's first confirmation in the bucket) or the replaced "at|tag".
+ */
+export function runningTransitions(
+  u: { appId: string; g: Granularity; t: number; platform: string; tag: string },
+  previous: string | null,
+): Array<{ cell: CounterCell; field: 'runIn' | 'runOut' }> {
+  if (previous === null) return [];
+  const [inChannel, inAll] = runningCells(u.appId, u.g, u.t, u.platform, u.tag) as [CounterCell, CounterCell];
+  if (previous === '') return [{ cell: inChannel, field: 'runIn' }, { cell: inAll, field: 'runIn' }];
+  const oldTag = previous.slice(previous.indexOf('|') + 1);
+  if (oldTag === u.tag) return [];
+  const [outChannel, outAll] = runningCells(u.appId, u.g, u.t, u.platform, oldTag) as [CounterCell, CounterCell];
+  const out: Array<{ cell: CounterCell; field: 'runIn' | 'runOut' }> = [
+    { cell: outChannel, field: 'runOut' },
+    { cell: inChannel, field: 'runIn' },
+  ];
+  // Across channels the device only moved if its version changed.
+  if (outAll.version !== inAll.version) out.push({ cell: outAll, field: 'runOut' }, { cell: inAll, field: 'runIn' });
+  return out;
+}

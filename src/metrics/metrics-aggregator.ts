@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { AcceptedEventsListener, StoredEvent } from '../ingest/stored-event.js';
 import type { Logger } from '../logger.js';
-import { cellFacts, runningCells, type CellFact } from './cells.js';
+import { cellFacts, runningTransitions, type CellFact } from './cells.js';
 import type { CounterStore } from './counter-store.js';
 import { markerTtlMs, type DeviceMarks, type RegisterUpdate, type WatchedInstall } from './device-marks.js';
 import { countedEvent, directFacts, historyFacts, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
@@ -46,6 +46,7 @@ export class MetricsAggregator implements AcceptedEventsListener {
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private inFlight = 0;
+  private failing = false;
   private readonly maxBuffered: number;
 
   constructor(private readonly deps: AggregatorDeps) {
@@ -115,9 +116,13 @@ export class MetricsAggregator implements AcceptedEventsListener {
       this.buffered += batches.reduce((n, b) => n + b.events.length, 0);
       this.pendingFacts = [...facts, ...this.pendingFacts];
       instruments.flushes.inc({ result: 'error' });
-      logger.warn({ err: (err as Error).message }, 'metrics flush could not dedupe; retrying');
+      // Once per outage, not four times a second.
+      if (!this.failing) logger.warn({ err: (err as Error).message }, 'metrics flush could not dedupe; retrying every tick');
+      this.failing = true;
       return;
     }
+    if (this.failing) logger.info('metrics flush recovered');
+    this.failing = false;
     await this.write(started);
   }
 
@@ -213,23 +218,7 @@ export class MetricsAggregator implements AcceptedEventsListener {
     const updates = [...latest.values()];
     const results = await this.deps.marks.confirm(updates, now);
     updates.forEach((u, i) => {
-      const previous = results[i];
-      if (previous === null || previous === undefined) return;
-      const [inChannel, inAll] = runningCells(u.appId, u.g, u.t, u.platform, u.tag);
-      if (previous === '') {
-        increments.add(inChannel!, 'runIn');
-        increments.add(inAll!, 'runIn');
-        return;
-      }
-      const oldTag = previous.slice(previous.indexOf('|') + 1);
-      if (oldTag === u.tag) return;
-      const [outChannel, outAll] = runningCells(u.appId, u.g, u.t, u.platform, oldTag);
-      increments.add(outChannel!, 'runOut');
-      increments.add(inChannel!, 'runIn');
-      if (outAll!.version !== inAll!.version) {
-        increments.add(outAll!, 'runOut');
-        increments.add(inAll!, 'runIn');
-      }
+      for (const { cell, field } of runningTransitions(u, results[i] ?? null)) increments.add(cell, field);
     });
   }
 
