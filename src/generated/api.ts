@@ -1178,8 +1178,11 @@ export interface components {
             definitionsVersion: string;
             /** @description The filters applied (null = not filtered). */
             filters: {
+                /** @description The `channel` filter; null = all channels. */
                 channel: string | null;
+                /** @description The `version` filter; null = all versions. */
                 version: string | null;
+                /** @description The `platform` filter; null = all platforms. */
                 platform: string | null;
             };
             window: components["schemas"]["MetricsWindow"];
