@@ -56,8 +56,8 @@ async function main(): Promise<void> {
   log(describe('B0 bare node:http 202 (32 connections)', { ...b0, acceptedPerSecond: b0.requestsPerSecond * BATCH }));
 
   const indexes = new MongoEventStore(mongoose.createConnection()).model.schema.indexes() as Array<[Record<string, 1 | -1>, Record<string, unknown>]>;
-  const b2 = await rawInsertMany(mongoUrl, indexes, 8, 4);
-  log(`B2 raw insertMany (500/batch, 4 writers, same indexes as events): ${round(b2)} docs/s`);
+  const b2Before = await rawInsertMany(mongoUrl, indexes, 8, 4);
+  log(`B2 raw insertMany (500/batch, 4 writers, same indexes as events): ${round(b2Before)} docs/s`);
 
   const server = new ServerProcess(
     {
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     };
 
     await run('warm-up (8 connections)', 8, 3);
-    // Closed loop with more and more connections until throughput stops growing (< 5% twice in a row).
+    // Closed loop with more and more connections until throughput stops growing (< 5% twice in a row, from 16 on).
     let best: { result: LoadResult; connections: number } | undefined;
     let flat = 0;
     for (const connections of CONNECTION_STEPS) {
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       const grew = !best || result.acceptedPerSecond > best.result.acceptedPerSecond * 1.05;
       if (!best || result.acceptedPerSecond > best.result.acceptedPerSecond) best = { result, connections };
       flat = grew ? 0 : flat + 1;
-      if (flat >= 2) break;
+      if (flat >= 2 && connections >= 16) break; // below 16 a flat step is usually noise: the database still has idle capacity
     }
     const capacity = best!.result.acceptedPerSecond;
     const kneeRps = capacity / BATCH;
@@ -134,6 +134,10 @@ async function main(): Promise<void> {
       `drained: ${acknowledged.size} events acknowledged (202), ${accepted} of them reported accepted, ${stored.size} stored ` +
         `(${stored.size - acknowledged.size + lost} from batches cut off unanswered at the end of a run); lost=${lost} duplicated=${acknowledged.size - accepted} -> ${ok ? 'OK' : 'FAILED'}`,
     );
+    // B2 again, after the service: on a shared machine the baseline drifts; the ratio uses the mean.
+    const b2After = await rawInsertMany(mongoUrl, indexes, 8, 4);
+    const b2 = (b2Before + b2After) / 2;
+    log(`B2 again after the service: ${round(b2After)} docs/s (mean ${round(b2)})`);
     log(`p50/p99 at 50%: ${at50.p50}/${at50.p99} ms; at 80%: ${at80.p50}/${at80.p99} ms; peak RSS ${round(rss)} MB; B0 ${round(b0.requestsPerSecond)} req/s`);
     if (!ok) process.exitCode = 1;
     log(`ingest events_per_s=${round(capacity)} ratio_to_insertMany=${round(capacity / b2, 2)} p99_ms_at_80=${at80.p99} rss_mb=${round(rss)}`);
