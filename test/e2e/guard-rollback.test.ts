@@ -98,7 +98,7 @@ describe('the rollout guard stops a crashing release and rolls devices back', ()
         const res = await ctx.http.get(`/v1/apps/${appId}/rollouts/${rolloutId}`).set(ctx.admin);
         return res.body.status === 'rolled_back' ? res.body : null;
       },
-      20_000,
+      30_000,
       'the guard to roll the release back',
     ).catch(async (err: unknown) => {
       const log = await ctx.http.get(`/v1/apps/${appId}/rollouts/${rolloutId}/decisions`).set(ctx.admin).query({ limit: 1000 });
@@ -110,8 +110,7 @@ describe('the rollout guard stops a crashing release and rolls devices back', ()
       console.log(`GUARD DEBUG ${onU.length}/${onC.length} ${JSON.stringify(brief).slice(-3000)}`);
       throw err;
     });
-    // "Within a few buckets" of 1 s (plus the settle time of each evaluation).
-    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(Date.now() - sentAt).toBeLessThan(30_000);
     expect(stopped).toMatchObject({ status: 'rolled_back', percent: 0, lastAction: { actor: 'system', action: 'rollback' } });
 
     // Devices on 2.0.0 are told to go back to 1.0.0; devices never offered it are not offered it now.
@@ -161,6 +160,10 @@ describe('the rollout guard stops a crashing release and rolls devices back', ()
     expect(log.status).toBe(200);
     const kinds = (log.body.decisions as Array<{ kind: string }>).map((d) => d.kind);
     expect(kinds.at(-1)).toBe('fail');
+    // "Within a few buckets": counted in evaluated buckets, so a loaded machine cannot make it flaky.
+    const firstWithData = (log.body.decisions as Array<{ record: { inputs: { health: { eventsU: number } } } }>).findIndex((d) => d.record.inputs.health.eventsU > 0);
+    expect(firstWithData).toBeGreaterThanOrEqual(0);
+    expect(kinds.length - 1 - firstWithData).toBeLessThanOrEqual(2);
     expect(kinds.filter((k) => k === 'fail')).toHaveLength(1);
     const replayed = await replayRollout(ctx.container.rollouts.guardLog, rolloutId);
     expect(replayed.ok).toBe(true);
