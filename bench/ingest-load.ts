@@ -38,17 +38,20 @@ const TYPES = ['download_started', 'download_completed', 'installed', 'app_ready
 export function batchBody(devices: readonly string[], size: number, devicesPerBatch: number): { body: string; ids: string[] } {
   const start = Math.floor(Math.random() * devices.length);
   const now = Date.now();
-  const events = Array.from({ length: size }, (_, i) => ({
-    eventId: randomUUID(),
-    deviceId: devices[(start + (i % devicesPerBatch)) % devices.length],
-    type: TYPES[i % TYPES.length],
-    version: '2.4.1',
-    channel: 'production',
-    platform: i % 3 === 0 ? 'ios' : 'android',
-    occurredAt: new Date(now - 1000 - i).toISOString(),
-    nativeVersion: '5.2.0',
-    osVersion: '17.4',
-  }));
+  const events = Array.from({ length: size }, (_, i) => {
+    const device = (start + (i % devicesPerBatch)) % devices.length;
+    return {
+      eventId: randomUUID(),
+      deviceId: devices[device],
+      type: TYPES[i % TYPES.length],
+      version: '2.4.1',
+      channel: 'production',
+      platform: device % 3 === 0 ? 'ios' : 'android', // a device keeps its platform
+      occurredAt: new Date(now - 1000 - i).toISOString(),
+      nativeVersion: '5.2.0',
+      osVersion: '17.4',
+    };
+  });
   return { body: JSON.stringify({ events }), ids: events.map((e) => e.eventId) };
 }
 
