@@ -45,16 +45,23 @@ export class BucketAssembler {
   private readonly tallies = new Map<number, BucketTally>();
   private carried: BucketTally = new Map();
   private closedThrough = Number.NEGATIVE_INFINITY;
-  private eventsU = 0;
-  private eventsC = 0;
+  private reportingU = { keys: new Set<string>(), count: 0 };
+  private reportingC = { keys: new Set<string>(), count: 0 };
   private droppedLate = 0;
 
   constructor(private readonly options: AssemblerOptions) {}
 
-  /** Counts non-duplicate raw events as received now (for the data-health check). */
-  recordEvent(version: string, count = 1): void {
-    if (version === this.options.versionU) this.eventsU += count;
-    else if (version === this.options.versionC) this.eventsC += count;
+  /**
+   * Counts the devices reporting about U or C in this bucket, for the data-health check. Pass a
+   * device key (counted once per bucket) or an already-distinct device count. Devices, not events:
+   * one device sends its events in a burst, so counting events would make ordinary quiet spells
+   * of a low-traffic rollout look like lost telemetry.
+   */
+  recordReporting(version: string, devices: string | number): void {
+    const arm = version === this.options.versionU ? this.reportingU : version === this.options.versionC ? this.reportingC : null;
+    if (!arm) return;
+    if (typeof devices === 'number') arm.count += devices;
+    else arm.keys.add(devices);
   }
 
   get lateIncrementsDropped(): number {
@@ -109,12 +116,16 @@ export class BucketAssembler {
       bucketStart,
       percent: context.percent,
       stepStartedAt: context.stepStartedAt,
-      health: { ingestionLagMs: context.ingestionLagMs, eventsU: this.eventsU, eventsC: this.eventsC },
+      health: {
+        ingestionLagMs: context.ingestionLagMs,
+        reportingU: this.reportingU.keys.size + this.reportingU.count,
+        reportingC: this.reportingC.keys.size + this.reportingC.count,
+      },
       metrics,
     };
     if (traffic) inputs.traffic = traffic;
-    this.eventsU = 0;
-    this.eventsC = 0;
+    this.reportingU = { keys: new Set<string>(), count: 0 };
+    this.reportingC = { keys: new Set<string>(), count: 0 };
     return inputs;
   }
 

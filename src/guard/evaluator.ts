@@ -165,7 +165,7 @@ function decide(
     return { kind: 'fail', action, at, trigger, evidence, reason: 'failed earlier in this test; a human resume starts a fresh test' };
   }
   if (!verdict.healthy) {
-    const detail = verdict.reason === 'ingestion_lag' ? `ingestion lag ${inputs.health.ingestionLagMs} ms` : `no U events while ${verdict.silentExpected.toFixed(1)} were expected`;
+    const detail = verdict.reason === 'ingestion_lag' ? `ingestion lag ${inputs.health.ingestionLagMs} ms` : `no device reported on U while ${verdict.silentExpected.toFixed(1)} were expected`;
     return { kind: 'pause_data', action: 'pause', at, trigger: { metric: null, segment: null, detector: 'data_health' }, evidence: null, reason: `data unhealthy: ${detail}` };
   }
 

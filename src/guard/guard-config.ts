@@ -37,7 +37,7 @@ export interface GuardConfig {
   catastrophic: { minFailingDevices: number; confidence: number; proportion: number };
   pass: { rho: number; alpha: number; grid: number[]; minBakeMs: number };
   sampleRatio: { pValue: number };
-  dataHealth: { maxIngestionLagMs: number; silentExpectedEvents: number; rateHalfLifeBuckets: number };
+  dataHealth: { maxIngestionLagMs: number; silentExpectedDevices: number; rateHalfLifeBuckets: number };
   inconclusiveMs: number;
 }
 
@@ -69,7 +69,7 @@ export const DEFAULT_GUARD_CONFIG: GuardConfig = Object.freeze({
   pass: { rho: 1.5, alpha: 0.05, grid: [1.2, 1, 0.8, 0.5], minBakeMs: 60 * MINUTE },
   sampleRatio: { pValue: 0.001 },
   // Half-life of the U event-rate estimate used to say how many events a silent stretch "expected".
-  dataHealth: { maxIngestionLagMs: 5 * MINUTE, silentExpectedEvents: 20, rateHalfLifeBuckets: 60 },
+  dataHealth: { maxIngestionLagMs: 5 * MINUTE, silentExpectedDevices: 20, rateHalfLifeBuckets: 60 },
   inconclusiveMs: 24 * 60 * MINUTE,
 }) as GuardConfig;
 
@@ -145,7 +145,7 @@ export function validateGuardConfig(config: GuardConfig): GuardConfig {
   );
   check(isProbability(config.sampleRatio.pValue), 'sampleRatio.pValue must be in (0, 1)');
   check(config.minFailingDevices >= 1 && config.catastrophic.minFailingDevices >= 1, 'minimum failing devices must be ≥ 1');
-  check(isPositive(config.dataHealth.maxIngestionLagMs) && isPositive(config.dataHealth.silentExpectedEvents), 'dataHealth thresholds must be positive');
+  check(isPositive(config.dataHealth.maxIngestionLagMs) && isPositive(config.dataHealth.silentExpectedDevices), 'dataHealth thresholds must be positive');
   check(isPositive(config.inconclusiveMs) && config.pass.minBakeMs >= 0, 'inconclusiveMs must be positive and pass.minBakeMs non-negative');
   return config;
 }

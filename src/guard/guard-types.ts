@@ -28,9 +28,10 @@ export interface BucketInputs {
   health: {
     /** Pipeline lag (receipt → counted), not device-side delivery delay. */
     ingestionLagMs: number;
-    /** Raw events about U received during this bucket, duplicates excluded. */
-    eventsU: number;
-    eventsC?: number;
+    /** Distinct devices whose (non-duplicate) events about U arrived during this bucket. */
+    reportingU: number;
+    /** The same for the baseline C. */
+    reportingC?: number;
   };
   /** Active devices on U and on C in this bucket, for the sample-ratio check. */
   traffic?: { devicesU: number; devicesC: number };
@@ -58,7 +59,7 @@ export interface SegmentState {
 
 export interface HealthState {
   /** Exponentially weighted U events per bucket and share per bucket; their ratio is events per unit share. */
-  rateEvents: number;
+  rateReporting: number;
   rateShare: number;
   silentSince: number | null;
   silentExpected: number;

@@ -170,7 +170,7 @@ export class GuardInputLoader {
       const { duplicate, increments } = session.counter.add(event);
       if (duplicate) continue;
       const aboutU = event.version === scope.versionU || event.fromVersion === scope.versionU;
-      session.assembler.recordEvent(aboutU ? scope.versionU : event.version);
+      session.assembler.recordReporting(aboutU ? scope.versionU : event.version, event.pid);
       session.assembler.addIncrements(increments);
     }
     return held;

@@ -161,7 +161,7 @@ describe('the rollout guard stops a crashing release and rolls devices back', ()
     const kinds = (log.body.decisions as Array<{ kind: string }>).map((d) => d.kind);
     expect(kinds.at(-1)).toBe('fail');
     // "Within a few buckets": counted in evaluated buckets, so a loaded machine cannot make it flaky.
-    const firstWithData = (log.body.decisions as Array<{ record: { inputs: { health: { eventsU: number } } } }>).findIndex((d) => d.record.inputs.health.eventsU > 0);
+    const firstWithData = (log.body.decisions as Array<{ record: { inputs: { health: { reportingU: number } } } }>).findIndex((d) => d.record.inputs.health.reportingU > 0);
     expect(firstWithData).toBeGreaterThanOrEqual(0);
     expect(kinds.length - 1 - firstWithData).toBeLessThanOrEqual(2);
     expect(kinds.filter((k) => k === 'fail')).toHaveLength(1);

@@ -28,8 +28,8 @@ export function runAggregate(scenario: Scenario, config: GuardConfig, rng: Rng, 
       const failU = rng.binomial(onU, failureRate(scenario, 'U', platform, minute));
       const failC = rng.binomial(onC, failureRate(scenario, 'C', platform, minute));
       // One app_ready per active device plus one crash per failing device.
-      if (!gap) assembler.recordEvent(VERSION_U, onU + failU);
-      assembler.recordEvent(VERSION_C, onC + failC);
+      if (!gap) assembler.recordReporting(VERSION_U, onU + failU);
+      assembler.recordReporting(VERSION_C, onC + failC);
       const base = { metric: scenario.metric, platform, bucketStart };
       if (!gap) increments.push({ ...base, version: VERSION_U, exposed: onU, failing: failU, newFailingDevice: failU });
       increments.push({ ...base, version: VERSION_C, exposed: onC, failing: failC, newFailingDevice: failC });

@@ -112,7 +112,7 @@ export function runDeviceLevel(
     for (const event of queue[minute] ?? []) {
       const { duplicate, increments } = counter.add(event);
       if (duplicate) continue;
-      assembler.recordEvent(event.version === VERSION_U || event.fromVersion === VERSION_U ? VERSION_U : event.version);
+      assembler.recordReporting(event.version === VERSION_U || event.fromVersion === VERSION_U ? VERSION_U : event.version, event.pid);
       assembler.addIncrements(increments);
     }
     queue[minute] = undefined;
@@ -149,10 +149,10 @@ function tallyActiveDevices(
   const failC = rng.binomial(onC, rateC);
   const base = { metric: 'crash_rate' as const, platform, bucketStart };
   if (!gap) {
-    assembler.recordEvent(VERSION_U, onU + failU);
+    assembler.recordReporting(VERSION_U, onU + failU);
     assembler.addIncrements([{ ...base, version: VERSION_U, exposed: onU, failing: failU, newFailingDevice: failU }]);
   }
-  assembler.recordEvent(VERSION_C, onC + failC);
+  assembler.recordReporting(VERSION_C, onC + failC);
   assembler.addIncrements([{ ...base, version: VERSION_C, exposed: onC, failing: failC, newFailingDevice: failC }]);
 }
 

@@ -23,7 +23,7 @@ function bucket(minute: number, metric: GuardMetric, input: SegmentInput, overri
     bucketStart: minute * MINUTE,
     percent: 10,
     stepStartedAt: 0,
-    health: { ingestionLagMs: 0, eventsU: 50, eventsC: 500 },
+    health: { ingestionLagMs: 0, reportingU: 50, reportingC: 500 },
     metrics: { [metric]: { all: input } },
     ...overrides,
   };
@@ -128,7 +128,7 @@ describe('evaluate — data health, PASS, hold, sample ratio', () => {
     bucket(minute, 'crash_rate', { treatment: { failing: 0, exposed: 100 }, control: { failing: 9, exposed: 900 } }, overrides);
 
   it('pauses (never fails) on ingestion lag above 5 minutes and leaves the statistics untouched', () => {
-    const failing = bucket(0, 'crash_rate', { treatment: { failing: 9, exposed: 10 }, control: { failing: 0, exposed: 990 } }, { health: { ingestionLagMs: 5 * MINUTE + 1, eventsU: 20 } });
+    const failing = bucket(0, 'crash_rate', { treatment: { failing: 9, exposed: 10 }, control: { failing: 0, exposed: 990 } }, { health: { ingestionLagMs: 5 * MINUTE + 1, reportingU: 20 } });
     const [evaluation] = run(config, [failing]);
     expect(evaluation?.decision).toMatchObject({ kind: 'pause_data', action: 'pause', trigger: { detector: 'data_health' } });
     expect(evaluation?.record.segments).toEqual([]);
@@ -139,7 +139,7 @@ describe('evaluate — data health, PASS, hold, sample ratio', () => {
     // 50 U events per bucket at 10%: 500 per unit share. After a long healthy stretch the EWMA
     // expects ≈ 50 per silent bucket, so the first silent bucket already exceeds 20.
     const warmup = Array.from({ length: 120 }, (_, i) => healthy(i));
-    const silent = healthy(120, { health: { ingestionLagMs: 0, eventsU: 0 } });
+    const silent = healthy(120, { health: { ingestionLagMs: 0, reportingU: 0 } });
     const evaluations = run(config, [...warmup, silent]);
     const last = evaluations[evaluations.length - 1];
     expect(last?.decision.kind).toBe('pause_data');
@@ -147,7 +147,7 @@ describe('evaluate — data health, PASS, hold, sample ratio', () => {
   });
 
   it('does not pause on a silent bucket when fewer than 20 events were expected', () => {
-    const quiet = (minute: number, eventsU: number) => healthy(minute, { health: { ingestionLagMs: 0, eventsU } });
+    const quiet = (minute: number, reportingU: number) => healthy(minute, { health: { ingestionLagMs: 0, reportingU } });
     const evaluations = run(config, [...Array.from({ length: 60 }, (_, i) => quiet(i, 2)), quiet(60, 0), quiet(61, 0)]);
     expect(evaluations.map((e) => e.decision.kind)).not.toContain('pause_data');
   });

@@ -15,7 +15,7 @@ describe('guard configuration', () => {
       catastrophic: { minFailingDevices: 5, confidence: 0.99, proportion: 0.2 },
       pass: { rho: 1.5, alpha: 0.05, minBakeMs: 3_600_000 },
       sampleRatio: { pValue: 0.001 },
-      dataHealth: { maxIngestionLagMs: 300_000, silentExpectedEvents: 20 },
+      dataHealth: { maxIngestionLagMs: 300_000, silentExpectedDevices: 20 },
       inconclusiveMs: 86_400_000,
     });
     expect(c.metrics.install_failure).toMatchObject({ rho0: 1.5, policy: 'pause', control: 'historical' });

@@ -75,7 +75,8 @@ describe('guard inputs from raw events', () => {
     const [inputs] = await evaluateAll(loader, [0]);
     expect(inputs!.metrics.launch_failure!.all!.treatment).toEqual({ failing: 1, exposed: 2, newFailingDevices: 1 });
     expect(inputs!.metrics.crash_rate!.all).toEqual({ treatment: { failing: 1, exposed: 2, newFailingDevices: 1 }, control: { failing: 1, exposed: 1 } });
-    expect(inputs!.health.eventsU).toBe(5);
+    // Devices a and b reported about U (five events between them); the forged device is not counted.
+    expect(inputs!.health.reportingU).toBe(2);
   });
 
   it('leaves events that occurred after the bucket (during the settle time) for the next bucket', async () => {
@@ -83,9 +84,9 @@ describe('guard inputs from raw events', () => {
     events.events.push(ev('a', 'installed', '2.0.0', 1200, 1300), ev('a', 'crash', '2.0.0', 1250, 1300));
     const loader = new GuardInputLoader(events, exposures(new Set(['a'])), cutoffOf);
     const [first, second] = await evaluateAll(loader, [0, 1000]);
-    expect(first!.health.eventsU).toBe(0);
+    expect(first!.health.reportingU).toBe(0);
     expect(first!.metrics.launch_failure!.all!.treatment.failing).toBe(0);
-    expect(second!.health.eventsU).toBe(2);
+    expect(second!.health.reportingU).toBe(1); // device a, two events
     expect(second!.metrics.launch_failure!.all!.treatment.failing).toBe(1);
   });
 
@@ -100,7 +101,7 @@ describe('guard inputs from raw events', () => {
     const second = await loader.inputsFor(scope, 1000, context, 0, async () => [{ bucketStart: 0, silentSince: null }]);
     // One-sample metric: the late failure joins the next bucket; device a is not counted again.
     expect(second.metrics.launch_failure!.all!.treatment).toEqual({ failing: 1, exposed: 1, newFailingDevices: 1 });
-    expect(second.health.eventsU).toBe(2);
+    expect(second.health.reportingU).toBe(1); // device b, two events
   });
 
   it('a worker without the counting state rebuilds it from the log and reaches the same inputs', async () => {
