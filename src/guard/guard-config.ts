@@ -1,4 +1,5 @@
-import { canonicalJson, sha256Hex } from './canonical-json.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
+import { sha256Hex } from '../crypto/keys.js';
 
 export const GUARD_METRICS = ['install_failure', 'launch_failure', 'crash_rate'] as const;
 export type GuardMetric = (typeof GUARD_METRICS)[number];

@@ -1,4 +1,4 @@
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
 import type { GuardConfig } from './guard-config.js';
 import { configHash } from './guard-config.js';
 import type { Decision, DecisionRecord, GuardState } from './guard-types.js';

@@ -1,6 +1,6 @@
 import type { AppService } from '../apps/app-service.js';
 import type { Clock } from '../clock.js';
-import { canonicalJson } from '../guard/canonical-json.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
 import { configHash, type GuardConfig } from '../guard/guard-config.js';
 import type { Evaluation, GuardState } from '../guard/guard-types.js';
 import { createGuardState, evaluate } from '../guard/evaluator.js';

@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import type { AccessService } from '../access/access-service.js';
 import { allowedChannels } from '../access/permissions.js';
-import { canonicalJson } from '../guard/canonical-json.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
 import { configHash } from '../guard/guard-config.js';
 import type { components } from '../generated/api.js';
 import { principalOf, requirePermission } from '../http/auth.js';

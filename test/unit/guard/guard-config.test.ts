@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GUARD_CONFIG, InvalidGuardConfigError, configHash, guardSegments, resolveGuardConfig } from '../../../src/guard/guard-config.js';
-import { canonicalJson } from '../../../src/guard/canonical-json.js';
+import { canonicalJson } from '../../../src/crypto/canonical-json.js';
 
 describe('guard configuration', () => {
   it('has the spec defaults', () => {
