@@ -30,11 +30,27 @@ function headersFor(op: OpenApiOperation): Record<string, string> {
   return auth === 'device' ? ingest : ctx.admin;
 }
 
+/** Real ids created in beforeAll, so fuzzed requests also reach handlers that act on existing things. */
+const fixtures: Record<string, string> = {};
+
+function fixtureFor(op: OpenApiOperation, name: string): string {
+  if (name === 'appId') return appId;
+  if (name === 'channel') return 'beta';
+  if (name === 'version') return '1.0.0';
+  const byPath: Array<[string, string | undefined]> = [
+    ['/rollouts/', fixtures.rollout],
+    ['/webhooks/', fixtures.webhook],
+    ['/privacy/requests/', fixtures.privacy],
+    ['/privacy/device-requests/', fixtures.devicePrivacy],
+  ];
+  return (name === 'id' && byPath.find(([part]) => op.path.includes(part))?.[1]) || 'does-not-exist';
+}
+
 function pathArbitrary(op: OpenApiOperation): fc.Arbitrary<string> {
   const params = parametersOf(op, doc).filter((p) => p.in === 'path');
   const values = params.map((p) =>
     fc.oneof(
-      { weight: 3, arbitrary: fc.constant(p.name === 'appId' ? appId : 'does-not-exist') },
+      { weight: 3, arbitrary: fc.constant(null).map(() => fixtureFor(op, p.name)) },
       { weight: 2, arbitrary: arbitraryFor(p.schema, doc).map(String) },
       { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }) },
       { weight: 1, arbitrary: injection.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).filter((s) => s.length > 0) },
@@ -51,7 +67,11 @@ function headerArbitrary(op: OpenApiOperation): fc.Arbitrary<Record<string, stri
   const declared = parametersOf(op, doc).filter((p) => p.in === 'header');
   const printable = fc.stringMatching(/^[\x21-\x7e]{0,80}$/);
   const valueFor = (schema: Record<string, unknown> | undefined) =>
-    fc.oneof(arbitraryFor(schema, doc).map(String).filter((v) => /^[\x21-\x7e]*$/.test(v)), printable);
+    fc.oneof(
+      fc.constant(null).map(() => fixtures.statusToken ?? 'none'),
+      arbitraryFor(schema, doc).map(String).filter((v) => /^[\x21-\x7e]*$/.test(v)),
+      printable,
+    );
   return fc.record(Object.fromEntries(declared.map((p) => [p.name, valueFor(p.schema)])), { requiredKeys: [] }).map((h) => {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
@@ -61,7 +81,10 @@ function headerArbitrary(op: OpenApiOperation): fc.Arbitrary<Record<string, stri
 
 function bodyArbitrary(op: OpenApiOperation): fc.Arbitrary<unknown> {
   const schema = bodySchemaOf(op);
-  const shaped = arbitraryFor(schema, doc);
+  // Half the time an `appId` in the body names the fixture app, so requests get past "no such app".
+  const shaped = fc.tuple(arbitraryFor(schema, doc), fc.boolean()).map(([body, real]) =>
+    real && body !== null && typeof body === 'object' && 'appId' in body ? { ...body, appId } : body,
+  );
   return fc.oneof(
     { weight: 3, arbitrary: shaped },
     { weight: 3, arbitrary: shaped.chain(mutate) },
@@ -82,6 +105,20 @@ beforeAll(async () => {
   const created = await ctx.createApp('com.fuzz.app');
   appId = created.appId;
   ingest = created.ingest;
+  const ok = async (req: Promise<supertest.Response>, what: string): Promise<Record<string, unknown>> => {
+    const res = await req;
+    if (res.status >= 300) throw new Error(`fixture ${what}: ${res.status} ${res.text}`);
+    return res.body as Record<string, unknown>;
+  };
+  for (const [version, sha] of [['1.0.0', 'a'], ['1.1.0', 'b']] as const) {
+    await ok(ctx.http.post(`/v1/apps/${appId}/releases`).set(ctx.admin).send({ version, bundleUrl: `https://example.com/${version}.zip`, sha256: sha.repeat(64) }), 'release');
+  }
+  fixtures.rollout = String((await ok(ctx.http.post(`/v1/apps/${appId}/rollouts`).set(ctx.admin).send({ channel: 'beta', version: '1.1.0', baselineVersion: '1.0.0', percent: 10 }), 'rollout')).id);
+  fixtures.webhook = String((await ok(ctx.http.post('/v1/webhooks').set(ctx.admin).send({ url: 'http://127.0.0.1:9/hook', events: ['rollout.paused'], appId }), 'webhook')).id);
+  fixtures.privacy = String((await ok(ctx.http.post('/v1/privacy/requests').set(ctx.admin).send({ appId, type: 'access', deviceId: 'fuzz-device', jurisdiction: 'gdpr' }), 'privacy')).id);
+  const device = await ok(ctx.http.post('/v1/privacy/device-requests').set(ingest).send({ type: 'export', deviceId: 'fuzz-device-2' }), 'device privacy');
+  fixtures.devicePrivacy = String(device.id);
+  fixtures.statusToken = String(device.statusToken);
 }, 60_000);
 
 afterAll(async () => {
