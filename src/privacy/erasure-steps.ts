@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { rawCollection } from '../connections.js';
+import { deleteAllMatching } from './bulk-delete.js';
 import type { Clock } from '../clock.js';
 import type { SuppressionStore } from '../ingest/suppression-store.js';
 import type { ExportArchive } from './export-archive.js';
@@ -26,6 +27,8 @@ export class ErasureSteps {
       archive: ExportArchive;
       receipts: ReceiptBook;
       clock: Clock;
+      /** Set on FerretDB: the most documents one deleteMany may remove (see bulk-delete.ts). */
+      deleteRangeSize?: number;
     },
   ) {}
 
@@ -53,9 +56,13 @@ export class ErasureSteps {
     return rawCollection(collection.model).countDocuments(subjectFilter(collection, request));
   }
 
-  async deleteAll(request: PrivacyRequest, name: string): Promise<number> {
+  /** `expected`: the count taken before deleting, so FerretDB can go straight to ranged deletes. */
+  async deleteAll(request: PrivacyRequest, name: string, expected?: number): Promise<number> {
     const collection = collectionNamed(this.deps.connection, name);
-    return (await rawCollection(collection.model).deleteMany(subjectFilter(collection, request))).deletedCount;
+    return deleteAllMatching(rawCollection(collection.model), subjectFilter(collection, request), {
+      ...(this.deps.deleteRangeSize !== undefined ? { rangeSize: this.deps.deleteRangeSize } : {}),
+      ...(expected !== undefined ? { expected } : {}),
+    });
   }
 
   /**
@@ -69,7 +76,7 @@ export class ErasureSteps {
         const remaining = await this.count(request, name);
         if (remaining === 0) break;
         if (round >= VERIFY_ROUNDS) throw new Error(`${remaining} records remain in ${name} after erasure`);
-        stragglers[name] = (stragglers[name] ?? 0) + (await this.deleteAll(request, name));
+        stragglers[name] = (stragglers[name] ?? 0) + (await this.deleteAll(request, name, remaining));
       }
     }
     return stragglers;

@@ -5,8 +5,10 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../crypto/keys.js';
 import type { Pseudonyms } from '../crypto/pseudonyms.js';
+import type { IdLookup } from '../ingest/id-lookup.js';
 import type { SuppressionStore } from '../ingest/suppression-store.js';
 import type { Queues } from '../queues.js';
+import { FERRETDB_DELETE_RANGE } from './bulk-delete.js';
 import { DeadlineWatcher, type NoticePublisher } from './deadline-watcher.js';
 import { ErasureSteps } from './erasure-steps.js';
 import { ExportArchive } from './export-archive.js';
@@ -47,8 +49,11 @@ export function createPrivacyFeature(deps: {
   suppressions: SuppressionStore;
   webhooks: NoticePublisher;
   clock: Clock;
+  /** `each` means FerretDB (detected at start-up), whose deleteMany has a per-call limit. */
+  idLookup: IdLookup;
 }): PrivacyFeature {
   const { config, mongo: connection, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock } = deps;
+  const ranged = deps.idLookup === 'each' ? { deleteRangeSize: FERRETDB_DELETE_RANGE } : {};
   const store = new MongoPrivacyRequestStore(connection);
   const chunks = new MongoExportChunkStore(connection, () => clock.now());
   const archive = new ExportArchive(chunks, store, keyRing);
@@ -66,7 +71,7 @@ export function createPrivacyFeature(deps: {
     store,
     connection,
     exports: new ExportSteps({ connection, chunks, archive, clock, ttlMs: config.exportTtlHours * 3_600_000 }),
-    erasure: new ErasureSteps({ connection, suppressions, store, archive, receipts, clock }),
+    erasure: new ErasureSteps({ connection, suppressions, store, archive, receipts, clock, ...ranged }),
     archive,
     audit,
     clock,
@@ -76,7 +81,7 @@ export function createPrivacyFeature(deps: {
     documents: new PrivacyDocuments({ requests, archive, receipts, clock }),
     processor,
     deadlines: new DeadlineWatcher({ store, webhooks, audit, clock }),
-    retention: new RetentionService({ connection, apps, store, archive, audit, clock }),
+    retention: new RetentionService({ connection, apps, store, archive, audit, clock, ...ranged }),
     receipts,
   };
 }

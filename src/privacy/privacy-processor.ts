@@ -116,7 +116,8 @@ export class PrivacyProcessor {
       case 'erase': {
         // The count is taken once, after suppression and before deleting; a crash mid-delete keeps it.
         if (step.records === undefined) request = await this.save(request, { [name]: { records: await erasure.count(request, collection) } });
-        const deleted = await erasure.deleteAll(request, collection);
+        const counted = request.steps.find((s) => s.name === name)?.records;
+        const deleted = await erasure.deleteAll(request, collection, counted);
         request = await this.save(request, { [name]: done({ deleted: (step.deleted ?? 0) + deleted }) });
         break;
       }

@@ -4,6 +4,7 @@ import type { AppService } from '../apps/app-service.js';
 import { SYSTEM_ACTOR, type AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { rawCollection } from '../connections.js';
+import { deleteAllMatching } from './bulk-delete.js';
 import type { ExportArchive } from './export-archive.js';
 import { pidCollections } from './pid-registry.js';
 import type { PrivacyRequestStore } from './privacy-request-store.js';
@@ -56,6 +57,8 @@ export class RetentionService {
       archive: ExportArchive;
       audit: AuditLog;
       clock: Clock;
+      /** Set on FerretDB: the most documents one deleteMany may remove (see bulk-delete.ts). */
+      deleteRangeSize?: number;
     },
   ) {
     this.runs = deps.connection.model<RunDoc>('RetentionRun', runSchema);
@@ -75,8 +78,12 @@ export class RetentionService {
       // One deleteMany per distinct retention period, not per app: each is a scan on FerretDB.
       for (const [retentionDays, appIds] of byDays) {
         const cutoff = new Date(startedAt.getTime() - retentionDays * DAY_MS);
-        const res = await rawCollection(collection.model).deleteMany({ appId: { $in: appIds }, [rule.timeField]: { $lt: cutoff } });
-        purged.push({ collection: rule.collection, retentionDays, appIds, cutoff, deleted: res.deletedCount });
+        const deleted = await deleteAllMatching(
+          rawCollection(collection.model),
+          { appId: { $in: appIds }, [rule.timeField]: { $lt: cutoff } },
+          this.deps.deleteRangeSize !== undefined ? { rangeSize: this.deps.deleteRangeSize } : {},
+        );
+        purged.push({ collection: rule.collection, retentionDays, appIds, cutoff, deleted });
       }
     }
 

@@ -42,6 +42,20 @@ describe('pid registry', () => {
     );
   });
 
+  it('the README record of processing lists exactly the registered collections, and which are kept on erasure', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('### Record of processing'));
+    const rows = section
+      .slice(0, section.indexOf('\n\n', section.indexOf('| collection |')))
+      .split('\n')
+      .filter((line) => /^\| `/.test(line))
+      .map((line) => line.split('|').map((cell) => cell.trim()));
+    const documented = new Map(rows.map((cells) => [cells[1]!.replace(/`/g, ''), cells[5]!]));
+    const registered = pidCollections(ctx.container.mongo);
+    expect([...documented.keys()].sort()).toEqual(registered.map((c) => c.collectionName).sort());
+    for (const c of registered) expect(documented.get(c.collectionName)!.startsWith('kept'), c.collectionName).toBe(!!c.meta.keepOnErasure);
+  });
+
   it('notices a model with a pid path that was never marked (the check can fail)', () => {
     const connection = ctx.container.mongo;
     connection.model('UnmarkedForTest', new Schema({ appId: String, subjectPid: String }));
