@@ -118,7 +118,7 @@ export class IngestService {
     work.catch(() => undefined);
     return withDeadline(work, limits.timeoutMs, () => {
       observer.refused('timeout');
-      return new UnavailableError('The database did not confirm the write in time; nothing was acknowledged, retry', 2);
+      return new UnavailableError('The batch could not be stored in time (database or Redis slow); nothing was acknowledged, retry', 2);
     });
   }
 
