@@ -6,6 +6,7 @@ import { testConfig, type Config } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 import { consent, event, postEvents, stored } from '../helpers/ingest-fixtures.js';
 import { captureLogs } from '../helpers/log-capture.js';
+import { StallProxy } from '../helpers/ingest-stall-proxy.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { createTestContext, deleteRedisPrefix, uniqueName, type TestContext } from '../helpers/test-context.js';
 
@@ -116,6 +117,60 @@ describe('database outage', () => {
       expect(again.body.accepted + again.body.duplicates).toBe(5);
       expect(await container.mongo.db!.collection('events').countDocuments()).toBe(5);
     } finally {
+      await container.mongo.db?.dropDatabase().catch(() => undefined);
+      await container.close();
+      await deleteRedisPrefix(prefix);
+    }
+  });
+});
+
+describe('slow database', () => {
+  const proxy = new StallProxy(27017);
+  afterAll(async () => {
+    await proxy.stop();
+  });
+
+  it('answers 503 within INGEST_TIMEOUT_MS while the database hangs, and frees the slot once it answers', async () => {
+    const port = await proxy.start();
+    const prefix = uniqueName('q');
+    const config = testConfig(
+      { queuePrefix: prefix, ingestTimeoutMs: 800, ingestMaxInFlight: 4 },
+      {
+        MONGODB_URL: `mongodb://127.0.0.1:${port}/${uniqueName('ingest_slow')}`,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        BOOTSTRAP_ADMIN_KEY: `adm_${randomBytes(24).toString('hex')}`,
+        MASTER_KEY: randomBytes(32).toString('hex'),
+      },
+    );
+    const container = await createContainer(config, { logger: captureLogs().logger });
+    const http = supertest(createApp(container));
+    try {
+      const created = await http.post('/v1/apps').set({ Authorization: `Bearer ${config.bootstrapAdminKey}` }).send({ appId: 'com.test.slow', name: 'Slow' });
+      const ingest = { Authorization: `Bearer ${created.body.ingestKey as string}` };
+      const id = `device-${randomUUID()}`;
+      await http.post('/v1/consent').set(ingest).send({ deviceId: id, granted: true, purposes: ['telemetry'], policyVersion: '1', source: 'test' });
+      const batch = Array.from({ length: 5 }, () => event(id));
+
+      proxy.stall();
+      const started = Date.now();
+      const slow = await Promise.all([1, 2, 3, 4, 5].map(() => http.post('/v1/events').set(ingest).send({ events: batch })));
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(slow.map((r) => r.status)).toEqual([503, 503, 503, 503, 503]);
+      expect(slow.every((r) => Number(r.headers['retry-after']) >= 1)).toBe(true);
+      // Four hung batches hold every in-flight slot: the fifth was refused at once ("at capacity").
+      expect(slow.filter((r) => /capacity/.test(String(r.body.error.message)))).toHaveLength(1);
+
+      proxy.resume();
+      let again = await http.post('/v1/events').set(ingest).send({ events: batch });
+      for (let i = 0; again.status === 503 && i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        again = await http.post('/v1/events').set(ingest).send({ events: batch });
+      }
+      expect(again.status).toBe(202);
+      expect(again.body.accepted + again.body.duplicates).toBe(5);
+      expect(await container.mongo.db!.collection('events').countDocuments()).toBe(5);
+    } finally {
+      proxy.resume();
       await container.mongo.db?.dropDatabase().catch(() => undefined);
       await container.close();
       await deleteRedisPrefix(prefix);
