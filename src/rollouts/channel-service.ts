@@ -16,9 +16,11 @@ export class ChannelService {
     private readonly clock: Clock,
   ) {}
 
-  async list(appId: string): Promise<ChannelRecord[]> {
+  /** `scope`: the caller's channels, when its key is channel-scoped. */
+  async list(appId: string, scope?: readonly string[]): Promise<ChannelRecord[]> {
     await this.apps.get(appId);
-    return this.channels.list(appId);
+    const all = await this.channels.list(appId);
+    return scope ? all.filter((channel) => scope.includes(channel.name)) : all;
   }
 
   async setBlocked(appId: string, name: string, blocked: boolean, actor: string, reason: string | undefined): Promise<ChannelRecord> {

@@ -31,6 +31,8 @@ export interface IncidentRecord {
 export interface IncidentFilter {
   status?: IncidentStatus;
   rolloutId?: string;
+  /** Only incidents of these channels (the caller's scope). */
+  channels?: readonly string[];
 }
 
 export interface IncidentStore {
@@ -94,6 +96,7 @@ export class MongoIncidentStore implements IncidentStore {
     const query: Record<string, unknown> = { appId };
     if (filter.status) query.status = filter.status;
     if (filter.rolloutId) query.rolloutId = filter.rolloutId;
+    if (filter.channels) query.channel = { $in: [...filter.channels] };
     const docs = await this.model.find(query).sort({ openedAt: -1 }).limit(limit).lean<IncidentDoc[]>();
     return docs.map(toRecord);
   }

@@ -33,6 +33,11 @@ export class RolloutNotifier {
     private readonly webhooks: WebhookService,
   ) {}
 
+  /** App-wide guard defaults changed: audited with the resulting configuration hash. */
+  async guardDefaultsChanged(appId: string, actor: string, configHash: string): Promise<void> {
+    await this.audit.record({ actor, action: 'app.guard_defaults.set', target: `app:${appId}`, appId, details: { configHash } });
+  }
+
   /** `key` makes the webhook idempotent when a retried guard job reports the same change again. */
   async changed(rollout: RolloutRecord, extra: Record<string, unknown> = {}, key?: string): Promise<void> {
     const { action, actor, reason, fromPercentBp, toPercentBp } = rollout.lastAction;

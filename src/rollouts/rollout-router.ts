@@ -25,6 +25,12 @@ export interface RolloutRouterDeps {
 const input = (res: Response): ValidatedRequest => res.locals.input as ValidatedRequest;
 const str = (value: unknown): string => String(value);
 
+/** A channel-scoped key lists only its channels, whether or not it names one. */
+function withinScope(res: Response): { channels?: readonly string[] } {
+  const channels = allowedChannels(principalOf(res));
+  return channels ? { channels } : {};
+}
+
 export function rolloutRouter(deps: RolloutRouterDeps): Router {
   const { rollouts, channels, guardRecords, access, validators } = deps;
   const router = Router();
@@ -32,12 +38,13 @@ export function rolloutRouter(deps: RolloutRouterDeps): Router {
 
   router.put(`${base}/guard-defaults`, requirePermission(access, 'apps:write'), validate(validators, 'setGuardDefaults'), async (_req, res) => {
     const { params, body } = input(res);
-    const effective = await rollouts.setGuardDefaults(str(params.appId), body as Record<string, unknown>);
+    const effective = await rollouts.setGuardDefaults(str(params.appId), body as Record<string, unknown>, principalOf(res).keyId);
     res.json({ appId: str(params.appId), guardDefaults: body as Record<string, unknown>, effective: JSON.parse(canonicalJson(effective)) as object, configHash: configHash(effective) });
   });
 
   router.get(`${base}/channels`, requirePermission(access, 'rollouts:read'), validate(validators, 'listChannels'), async (_req, res) => {
-    res.json({ channels: (await channels.list(str(input(res).params.appId))).map(channelView) });
+    const list = await channels.list(str(input(res).params.appId), allowedChannels(principalOf(res)));
+    res.json({ channels: list.map(channelView) });
   });
 
   for (const [suffix, blocked, op] of [['block', true, 'blockChannel'], ['unblock', false, 'unblockChannel']] as const) {
@@ -60,6 +67,7 @@ export function rolloutRouter(deps: RolloutRouterDeps): Router {
     const filter = {
       ...(query.channel ? { channel: str(query.channel) } : {}),
       ...(query.status ? { status: query.status as RolloutStatus } : {}),
+      ...withinScope(res),
     };
     const list = await rollouts.list(str(params.appId), filter, (query.limit as number | undefined) ?? 100);
     res.json({ rollouts: list.map(rolloutView) });
@@ -102,6 +110,7 @@ export function rolloutRouter(deps: RolloutRouterDeps): Router {
     const filter = {
       ...(query.status ? { status: query.status as 'open' | 'acknowledged' | 'resolved' } : {}),
       ...(query.rolloutId ? { rolloutId: str(query.rolloutId) } : {}),
+      ...withinScope(res),
     };
     const list = await guardRecords.incidentList(str(params.appId), filter, (query.limit as number | undefined) ?? 100);
     res.json({ incidents: list.map(incidentView) });

@@ -1,3 +1,4 @@
+import { configHash } from '../guard/guard-config.js';
 import { randomUUID } from 'node:crypto';
 import type { AppService } from '../apps/app-service.js';
 import type { Clock } from '../clock.js';
@@ -107,10 +108,11 @@ export class RolloutService {
   }
 
   /** Validates and stores the app's guard defaults; returns the effective configuration a new rollout gets. */
-  async setGuardDefaults(appId: string, defaults: Record<string, unknown>): Promise<GuardConfig> {
+  async setGuardDefaults(appId: string, defaults: Record<string, unknown>, actor: string): Promise<GuardConfig> {
     await this.apps.get(appId);
     const effective = this.effectiveGuardConfig(defaults, {});
     await this.apps.setGuardDefaults(appId, defaults);
+    await this.notifier.guardDefaultsChanged(appId, actor, configHash(effective));
     return effective;
   }
 

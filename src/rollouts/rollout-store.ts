@@ -46,6 +46,8 @@ export interface RolloutRecord {
 
 export interface RolloutFilter {
   channel?: string;
+  /** Only these channels (the caller's scope). */
+  channels?: readonly string[];
   status?: RolloutStatus;
   version?: string;
 }
@@ -127,7 +129,8 @@ export class MongoRolloutStore implements RolloutStore {
 
   async list(appId: string, filter: RolloutFilter, limit: number): Promise<RolloutRecord[]> {
     const query: Record<string, unknown> = { appId };
-    if (filter.channel) query.channel = filter.channel;
+    if (filter.channels) query.channel = { $in: [...filter.channels] };
+    if (filter.channel) query.channel = filter.channels && !filter.channels.includes(filter.channel) ? { $in: [] } : filter.channel;
     if (filter.status) query.status = filter.status;
     if (filter.version) query.version = filter.version;
     const docs = await this.model.find(query).sort({ createdAt: -1 }).limit(limit).lean<RolloutDoc[]>();

@@ -67,7 +67,7 @@ async function openIncident(s: State): Promise<void> {
 }
 
 /** Reported to their owners; each must leave this list when it starts auditing. */
-const KNOWN_UNAUDITED: string[] = ['setGuardDefaults'];
+const KNOWN_UNAUDITED: string[] = [];
 
 /** Admin operations that change nothing (reads) need no entry. */
 const stateChanging = () =>
