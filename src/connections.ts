@@ -54,3 +54,10 @@ export async function waitForRedis(redis: Redis, timeoutMs = 5000): Promise<void
 export function rawCollection<T extends mongoose.mongo.Document>(model: mongoose.Model<T>): mongoose.mongo.Collection<T> {
   return model.collection as unknown as mongoose.mongo.Collection<T>;
 }
+
+/** MongoDB's code for a write refused by a unique index (FerretDB uses the same). */
+export const DUPLICATE_KEY = 11000;
+
+export function isDuplicateKeyError(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === DUPLICATE_KEY;
+}

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { isDuplicateKeyError, rawCollection } from '../connections.js';
 
 export interface AppRecord {
   appId: string;
@@ -49,7 +49,6 @@ function toRecord({ _id, ...rest }: AppDoc): AppRecord {
   return { appId: _id, ...rest };
 }
 
-const DUPLICATE_KEY = 11000;
 
 export class MongoAppStore implements AppStore {
   readonly model: Model<AppDoc>;
@@ -63,7 +62,7 @@ export class MongoAppStore implements AppStore {
       await rawCollection(this.model).insertOne({ _id: appId, ...rest } as AppDoc);
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) return false;
+      if (isDuplicateKeyError(err)) return false;
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { DUPLICATE_KEY, isDuplicateKeyError, rawCollection } from '../connections.js';
 
 export interface AuditEntry {
   /** Position in the chain, from 1. */
@@ -97,7 +97,6 @@ const anchorSchema = new Schema<AnchorDoc>(
 );
 
 const ANCHOR_ID = 'head';
-const DUPLICATE_KEY = 11000;
 
 const toEntry = ({ _id, ...rest }: AuditDoc): AuditEntry => ({ seq: _id, ...rest });
 
@@ -120,7 +119,7 @@ export class MongoAuditStore implements AuditStore {
       await rawCollection(this.model).insertOne({ _id: seq, ...rest });
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) return false;
+      if (isDuplicateKeyError(err)) return false;
       throw err;
     }
   }
@@ -179,7 +178,7 @@ export class MongoAuditStore implements AuditStore {
         { upsert: true },
       );
     } catch (err) {
-      if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      if (!isDuplicateKeyError(err)) throw err;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { isDuplicateKeyError, rawCollection } from '../connections.js';
 
 export interface ReleaseRecord {
   id: string;
@@ -64,7 +64,7 @@ export class MongoReleaseStore implements ReleaseStore {
       await rawCollection(this.model).insertOne({ _id: id, ...rest });
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code === 11000) return false;
+      if (isDuplicateKeyError(err)) return false;
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { isDuplicateKeyError, rawCollection } from '../connections.js';
 
 /** One guard test of one rollout: the exact configuration it runs with and its fixed baseline rates. */
 export interface GuardTest {
@@ -116,7 +116,7 @@ export class MongoGuardLogStore implements GuardLogStore {
       await rawCollection(this.decisions).insertOne({ _id: id, ...rest });
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code === 11000) return false;
+      if (isDuplicateKeyError(err)) return false;
       throw err;
     }
   }

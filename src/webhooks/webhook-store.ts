@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { isDuplicateKeyError, rawCollection } from '../connections.js';
 import type { WebhookEvent } from './webhook-publisher.js';
 
 export interface WebhookSubscription {
@@ -144,7 +144,7 @@ export class MongoWebhookStore implements WebhookStore {
       await rawCollection(this.deliveries).insertOne({ _id: id, ...rest });
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code === 11000) return false;
+      if (isDuplicateKeyError(err)) return false;
       throw err;
     }
   }
