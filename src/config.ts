@@ -42,6 +42,8 @@ export interface Config {
   readonly privacyDeadlinesCron: string | undefined;
   /** Cron (UTC) of the retention purge; undefined = not scheduled. */
   readonly retentionCron: string | undefined;
+  /** Device self-service privacy requests accepted per app per hour (the ingest key is public). */
+  readonly privacyDeviceRequestsPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     privacyDuplicateWindowHours: integer(env, 'PRIVACY_DUPLICATE_WINDOW_HOURS', 24, 0, 720),
     privacyDeadlinesCron: cron(env, 'PRIVACY_DEADLINES_CRON', '*/15 * * * *'),
     retentionCron: cron(env, 'RETENTION_CRON', '30 3 * * *'),
+    privacyDeviceRequestsPerHour: integer(env, 'PRIVACY_DEVICE_REQUESTS_PER_HOUR', 1000, 1, 1_000_000),
   });
 }
 

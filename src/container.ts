@@ -117,7 +117,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const rollouts = createRolloutFeature({
     mongo, queues, apps, audit, webhooks, pseudonyms, suppressions, clock, logger, idLookup, guardBucketSeconds: config.guardBucketSeconds,
   });
-  const privacy = createPrivacyFeature({ config, mongo, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup });
+  const privacy = createPrivacyFeature({ config, mongo, redis, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup });
 
   await ensureIndexes(mongo);
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);

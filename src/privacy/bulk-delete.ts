@@ -3,7 +3,7 @@ import type { mongo } from 'mongoose';
 /**
  * FerretDB 1.24 (SQLite backend) deletes every match of a deleteMany in one SQL statement with one bound
  * variable per document, and SQLite refuses more than 32,766: a deleteMany matching more fails whole
- * ("too many SQL variables"), deleting nothing. Above this many matches, delete in `_id` ranges instead.
+ * ("too many SQL variables"), deleting nothing. There, delete in `_id` ranges of at most this many.
  */
 export const FERRETDB_DELETE_RANGE = 30_000;
 
@@ -18,27 +18,20 @@ function compareIds(a: unknown, b: unknown): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/**
- * Deletes every document matching `filter`; returns how many. With `rangeSize` set (FerretDB) and more
- * matches expected than that, or when the single deleteMany hits the limit anyway, the matching ids are
- * read once (memory: one id per match), sorted, and deleted in `_id` ranges of `rangeSize`.
- */
-export async function deleteAllMatching(
-  collection: mongo.Collection,
-  filter: mongo.Filter<mongo.Document>,
-  options: { rangeSize?: number; expected?: number } = {},
-): Promise<number> {
-  const rangeSize = options.rangeSize ?? FERRETDB_DELETE_RANGE;
-  if (options.rangeSize === undefined || (options.expected ?? 0) <= rangeSize) {
-    try {
-      return (await collection.deleteMany(filter)).deletedCount;
-    } catch (err) {
-      if (!tooManyVariables(err)) throw err;
-    }
-  }
+/** The `_id`s of the matches, sorted (memory: one id per match). */
+export async function matchingIds(collection: mongo.Collection, filter: mongo.Filter<mongo.Document>): Promise<unknown[]> {
   const ids: unknown[] = [];
   for await (const doc of collection.find(filter, { projection: { _id: 1 }, batchSize: 10_000 })) ids.push(doc._id);
-  ids.sort(compareIds);
+  return ids.sort(compareIds);
+}
+
+/** One deleteMany per range of `rangeSize` consecutive ids (each still filtered by `filter`). */
+export async function deleteIdRanges(
+  collection: mongo.Collection,
+  filter: mongo.Filter<mongo.Document>,
+  ids: readonly unknown[],
+  rangeSize: number,
+): Promise<number> {
   let deleted = 0;
   for (let i = 0; i < ids.length; i += rangeSize) {
     const upper = ids[i + rangeSize];
@@ -46,4 +39,21 @@ export async function deleteAllMatching(
     deleted += (await collection.deleteMany({ $and: [filter, { _id: range }] } as mongo.Filter<mongo.Document>)).deletedCount;
   }
   return deleted;
+}
+
+/**
+ * Deletes every document matching `filter`; returns how many. When the single deleteMany hits FerretDB's
+ * limit it deleted nothing, and the matches are deleted in `_id` ranges instead.
+ */
+export async function deleteAllMatching(
+  collection: mongo.Collection,
+  filter: mongo.Filter<mongo.Document>,
+  rangeSize = FERRETDB_DELETE_RANGE,
+): Promise<number> {
+  try {
+    return (await collection.deleteMany(filter)).deletedCount;
+  } catch (err) {
+    if (!tooManyVariables(err)) throw err;
+  }
+  return deleteIdRanges(collection, filter, await matchingIds(collection, filter), rangeSize);
 }

@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { rawCollection } from '../connections.js';
-import { deleteAllMatching } from './bulk-delete.js';
+import { deleteAllMatching, deleteIdRanges, matchingIds } from './bulk-delete.js';
 import type { Clock } from '../clock.js';
 import type { SuppressionStore } from '../ingest/suppression-store.js';
 import type { ExportArchive } from './export-archive.js';
@@ -56,13 +56,30 @@ export class ErasureSteps {
     return rawCollection(collection.model).countDocuments(subjectFilter(collection, request));
   }
 
-  /** `expected`: the count taken before deleting, so FerretDB can go straight to ranged deletes. */
-  async deleteAll(request: PrivacyRequest, name: string, expected?: number): Promise<number> {
+  /**
+   * Deletes the subject's records of one collection and returns how many went. Unless an earlier attempt
+   * persisted it (`counted`), `onCounted` first persists how many there are — after suppression, before
+   * deleting — so a crash mid-delete cannot lose the count. On FerretDB, where every query is a full scan
+   * and one deleteMany may remove at most 32,766 documents, the ids are read once (that read is the count)
+   * and deleted in ranges; on MongoDB an indexed count, then one deleteMany.
+   */
+  async erase(request: PrivacyRequest, name: string, counted: number | undefined, onCounted: (records: number) => Promise<void>): Promise<number> {
     const collection = collectionNamed(this.deps.connection, name);
-    return deleteAllMatching(rawCollection(collection.model), subjectFilter(collection, request), {
-      ...(this.deps.deleteRangeSize !== undefined ? { rangeSize: this.deps.deleteRangeSize } : {}),
-      ...(expected !== undefined ? { expected } : {}),
-    });
+    const raw = rawCollection(collection.model);
+    const filter = subjectFilter(collection, request);
+    const rangeSize = this.deps.deleteRangeSize;
+    if (rangeSize === undefined) {
+      if (counted === undefined) await onCounted(await raw.countDocuments(filter));
+      return deleteAllMatching(raw, filter);
+    }
+    const ids = await matchingIds(raw, filter);
+    if (counted === undefined) await onCounted(ids.length);
+    return deleteIdRanges(raw, filter, ids, rangeSize);
+  }
+
+  private async deleteAll(request: PrivacyRequest, name: string): Promise<number> {
+    const collection = collectionNamed(this.deps.connection, name);
+    return deleteAllMatching(rawCollection(collection.model), subjectFilter(collection, request), this.deps.deleteRangeSize);
   }
 
   /**
@@ -76,7 +93,7 @@ export class ErasureSteps {
         const remaining = await this.count(request, name);
         if (remaining === 0) break;
         if (round >= VERIFY_ROUNDS) throw new Error(`${remaining} records remain in ${name} after erasure`);
-        stragglers[name] = (stragglers[name] ?? 0) + (await this.deleteAll(request, name, remaining));
+        stragglers[name] = (stragglers[name] ?? 0) + (await this.deleteAll(request, name));
       }
     }
     return stragglers;

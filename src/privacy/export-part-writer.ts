@@ -94,12 +94,12 @@ export class ExportPartWriter {
     if (this.gatheredBytes >= GATHER_BYTES) await this.flush();
   }
 
-  async end(): Promise<ExportPart> {
+  /** `resumed`: an earlier attempt may have written more chunks of this file; delete those. */
+  async end(resumed = false): Promise<ExportPart> {
     await this.flush();
     this.deflate.end();
     await this.done;
-    // A resumed part may leave chunks of a longer earlier attempt behind.
-    await this.chunkStore.deleteFrom(this.requestId, this.file, this.sink.chunks);
+    if (resumed) await this.chunkStore.deleteFrom(this.requestId, this.file, this.sink.chunks);
     return {
       file: this.file,
       size: this.size,

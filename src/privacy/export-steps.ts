@@ -6,7 +6,7 @@ import type { ExportChunkStore } from './export-chunk-store.js';
 import { ExportPartWriter } from './export-part-writer.js';
 import { CsvLayout } from './csv.js';
 import { pidCollections, type PidCollection } from './pid-registry.js';
-import type { ExportPart, PrivacyRequest, StepState } from './privacy-types.js';
+import type { ExportPart, PrivacyRequest } from './privacy-types.js';
 import { ZIP32_LIMIT } from './zip.js';
 
 export class PermanentStepError extends Error {}
@@ -35,26 +35,35 @@ export class ExportSteps {
 
   /**
    * Streams the subject's records of one collection, once, into `<collection>.json` (a JSON array) and
-   * `<collection>.csv`. A resumed step rewrites both files from the start: a GCM stream cannot be resumed.
+   * `<collection>.csv`; a collection without any writes no files (the manifest says 0 records). A resumed
+   * step rewrites both files from the start: a GCM stream cannot be resumed.
    */
-  async exportCollection(request: PrivacyRequest, name: string): Promise<{ records: number; parts: ExportPart[] }> {
+  async exportCollection(request: PrivacyRequest, name: string, resumed: boolean): Promise<{ records: number; parts: ExportPart[] }> {
     const collection = collectionNamed(this.deps.connection, name);
     const key = this.deps.archive.keyFor(request.id);
-    const json = new ExportPartWriter(this.deps.chunks, key, request.id, `${name}.json`);
-    const csv = new ExportPartWriter(this.deps.chunks, key, request.id, `${name}.csv`);
     const layout = new CsvLayout(csvColumns(collection));
     const projection = Object.fromEntries(collection.meta.exportExclude.map((field) => [field, 0]));
-    await csv.write(layout.header);
-    await json.write('[');
+    let files: { json: ExportPartWriter; csv: ExportPartWriter } | undefined;
     let records = 0;
     const cursor = rawCollection(collection.model).find(subjectFilter(collection, request), { projection, batchSize: 1000 });
     for await (const doc of cursor) {
-      await json.write(`${records === 0 ? '\n' : ',\n'}${JSON.stringify(doc)}`);
-      await csv.write(layout.row(doc as Record<string, unknown>));
+      if (!files) {
+        files = {
+          json: new ExportPartWriter(this.deps.chunks, key, request.id, `${name}.json`),
+          csv: new ExportPartWriter(this.deps.chunks, key, request.id, `${name}.csv`),
+        };
+        await files.csv.write(layout.header);
+      }
+      await files.json.write(`${records === 0 ? '[\n' : ',\n'}${JSON.stringify(doc)}`);
+      await files.csv.write(layout.row(doc as Record<string, unknown>));
       records++;
     }
-    await json.write(records === 0 ? ']\n' : '\n]\n');
-    const parts = [await json.end(), await csv.end()];
+    if (!files) {
+      if (resumed) for (const ext of ['json', 'csv']) await this.deps.chunks.deleteFrom(request.id, `${name}.${ext}`, 0);
+      return { records: 0, parts: [] };
+    }
+    await files.json.write('\n]\n');
+    const parts = [await files.json.end(resumed), await files.csv.end(resumed)];
     if (parts.some((part) => part.size >= ZIP32_LIMIT || part.compressedSize >= ZIP32_LIMIT)) {
       throw new PermanentStepError(`the export of ${name} exceeds 4 GiB`);
     }
@@ -62,9 +71,10 @@ export class ExportSteps {
   }
 
   /** manifest.json: what each file holds, why it is processed, for how long, for whom, from where. */
-  async writeManifest(request: PrivacyRequest): Promise<{ part: ExportPart; expiresAt: Date; generatedAt: Date }> {
+  async writeManifest(request: PrivacyRequest, resumed: boolean): Promise<{ part: ExportPart; expiresAt: Date; generatedAt: Date }> {
     const generatedAt = this.deps.clock.now();
-    const exported = request.steps.filter((step): step is StepState & { parts: ExportPart[] } => step.name.startsWith('export:') && !!step.parts);
+    // `parts` may come back missing for a collection without records (FerretDB drops some empty arrays).
+    const exported = request.steps.filter((step) => step.name.startsWith('export:'));
     const registered = new Map(pidCollections(this.deps.connection).map((c) => [c.collectionName, c.meta]));
     const manifest = {
       format: 'otaguard-export/1',
@@ -90,7 +100,7 @@ export class ExportSteps {
           source: meta?.source,
           ...(meta?.keepOnErasure ? { keptOnErasure: meta.keepOnErasure.legalBasis } : {}),
           records: step.records ?? 0,
-          files: step.parts.map((part) => part.file),
+          files: (step.parts ?? []).map((part) => part.file),
         };
       }),
       formats: {
@@ -101,7 +111,7 @@ export class ExportSteps {
     };
     const writer = new ExportPartWriter(this.deps.chunks, this.deps.archive.keyFor(request.id), request.id, 'manifest.json');
     await writer.write(`${JSON.stringify(manifest, null, 2)}\n`);
-    const part = await writer.end();
+    const part = await writer.end(resumed);
     return { part, generatedAt, expiresAt: new Date(generatedAt.getTime() + this.deps.ttlMs) };
   }
 }

@@ -8,7 +8,9 @@ import type { Pseudonyms } from '../crypto/pseudonyms.js';
 import type { IdLookup } from '../ingest/id-lookup.js';
 import type { SuppressionStore } from '../ingest/suppression-store.js';
 import type { Queues } from '../queues.js';
+import type { Redis } from 'ioredis';
 import { FERRETDB_DELETE_RANGE } from './bulk-delete.js';
+import { RedisDeviceRequestLimit } from './device-request-limit.js';
 import { DeadlineWatcher, type NoticePublisher } from './deadline-watcher.js';
 import { ErasureSteps } from './erasure-steps.js';
 import { ExportArchive } from './export-archive.js';
@@ -41,6 +43,7 @@ export const PRIVACY_JOB_OPTIONS = { attempts: 10, backoff: { type: 'exponential
 export function createPrivacyFeature(deps: {
   config: Config;
   mongo: Connection;
+  redis: Redis;
   queues: Queues;
   apps: AppService;
   audit: AuditLog;
@@ -65,6 +68,7 @@ export function createPrivacyFeature(deps: {
     audit,
     clock,
     duplicateWindowMs: config.privacyDuplicateWindowHours * 3_600_000,
+    deviceLimit: new RedisDeviceRequestLimit(deps.redis, config.queuePrefix, config.privacyDeviceRequestsPerHour),
     queue: { enqueue: (requestId) => queues.add('privacy', { requestId }, { jobId: requestId, ...PRIVACY_JOB_OPTIONS }) },
   });
   const processor = new PrivacyProcessor({

@@ -96,12 +96,12 @@ export class PrivacyProcessor {
     const [kind, collection = ''] = name.split(/:(.*)/s);
     switch (kind) {
       case 'export': {
-        const { records, parts } = await exports.exportCollection(request, collection);
+        const { records, parts } = await exports.exportCollection(request, collection, step.attempts > 0);
         request = await this.save(request, { [name]: done({ records, parts }) });
         break;
       }
       case 'manifest': {
-        const { part, generatedAt, expiresAt } = await exports.writeManifest(request);
+        const { part, generatedAt, expiresAt } = await exports.writeManifest(request, step.attempts > 0);
         const dataParts = request.steps.flatMap((s) => (s.name.startsWith('export:') ? (s.parts ?? []) : []));
         request = await this.save(request, { [name]: done({ parts: [part] }) }, { export: { generatedAt, expiresAt, parts: [part, ...dataParts] } });
         break;
@@ -115,9 +115,9 @@ export class PrivacyProcessor {
         break;
       case 'erase': {
         // The count is taken once, after suppression and before deleting; a crash mid-delete keeps it.
-        if (step.records === undefined) request = await this.save(request, { [name]: { records: await erasure.count(request, collection) } });
-        const counted = request.steps.find((s) => s.name === name)?.records;
-        const deleted = await erasure.deleteAll(request, collection, counted);
+        const deleted = await erasure.erase(request, collection, step.records, async (records) => {
+          request = await this.save(request, { [name]: { records } });
+        });
         request = await this.save(request, { [name]: done({ deleted: (step.deleted ?? 0) + deleted }) });
         break;
       }

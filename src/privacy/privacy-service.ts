@@ -6,6 +6,7 @@ import { newSecret, sha256Hex } from '../crypto/keys.js';
 import type { Pseudonyms } from '../crypto/pseudonyms.js';
 import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../errors.js';
 import { extendedDeadline, initialDeadlines } from './deadlines.js';
+import type { DeviceRequestLimit } from './device-request-limit.js';
 import type { PrivacyRequestStore } from './privacy-request-store.js';
 import { isOpen, OPEN_STATUSES, type Jurisdiction, type PrivacyRequest, type RequestStatus, type RequestType } from './privacy-types.js';
 
@@ -57,6 +58,7 @@ export class PrivacyService {
       queue: PrivacyQueue;
       clock: Clock;
       duplicateWindowMs: number;
+      deviceLimit: DeviceRequestLimit;
     },
   ) {}
 
@@ -72,6 +74,7 @@ export class PrivacyService {
       throw new InvalidError('validation_failed', 'body.purpose applies to objections only', { field: 'body.purpose', reason: 'applies to objections only' });
     }
     await this.deps.apps.get(input.appId);
+    if (caller.kind === 'device') await this.deps.deviceLimit.consume(input.appId);
 
     const id = `prq_${randomUUID()}`;
     const statusToken = caller.kind === 'device' ? newSecret('ogt') : undefined;

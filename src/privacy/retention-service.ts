@@ -78,11 +78,8 @@ export class RetentionService {
       // One deleteMany per distinct retention period, not per app: each is a scan on FerretDB.
       for (const [retentionDays, appIds] of byDays) {
         const cutoff = new Date(startedAt.getTime() - retentionDays * DAY_MS);
-        const deleted = await deleteAllMatching(
-          rawCollection(collection.model),
-          { appId: { $in: appIds }, [rule.timeField]: { $lt: cutoff } },
-          this.deps.deleteRangeSize !== undefined ? { rangeSize: this.deps.deleteRangeSize } : {},
-        );
+        const filter = { appId: { $in: appIds }, [rule.timeField]: { $lt: cutoff } };
+        const deleted = await deleteAllMatching(rawCollection(collection.model), filter, this.deps.deleteRangeSize);
         purged.push({ collection: rule.collection, retentionDays, appIds, cutoff, deleted });
       }
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectIdLookup } from '../../src/ingest/id-lookup.js';
-import { deleteAllMatching, FERRETDB_DELETE_RANGE } from '../../src/privacy/bulk-delete.js';
+import { deleteAllMatching, deleteIdRanges, FERRETDB_DELETE_RANGE, matchingIds } from '../../src/privacy/bulk-delete.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
 /** Erasure and retention delete through deleteAllMatching; FerretDB cannot delete more than 32,766 at once. */
@@ -25,7 +25,9 @@ describe('deleteAllMatching', () => {
   it('deletes in _id ranges when more matches are expected than one range holds', async () => {
     await fill('many', 95, 0);
     await fill('other', 40, 1000);
-    expect(await deleteAllMatching(col(), { appId: 'a', pid: 'many' }, { rangeSize: 10, expected: 95 })).toBe(95);
+    const ids = await matchingIds(col(), { appId: 'a', pid: 'many' });
+    expect(ids).toHaveLength(95);
+    expect(await deleteIdRanges(col(), { appId: 'a', pid: 'many' }, ids, 10)).toBe(95);
     expect(await col().countDocuments({ pid: 'many' })).toBe(0);
     expect(await col().countDocuments({ pid: 'other' })).toBe(40);
   });
@@ -37,8 +39,7 @@ describe('deleteAllMatching', () => {
       await expect(col().deleteMany({ appId: 'a', pid: 'huge' })).rejects.toThrow(/too many SQL variables/);
       expect(await col().countDocuments({ pid: 'huge' })).toBe(33_000);
     }
-    // No `expected`: the plain deleteMany is tried first and the limit error sends it to ranges.
-    expect(await deleteAllMatching(col(), { appId: 'a', pid: 'huge' }, { rangeSize: FERRETDB_DELETE_RANGE })).toBe(33_000);
+    expect(await deleteAllMatching(col(), { appId: 'a', pid: 'huge' }, FERRETDB_DELETE_RANGE)).toBe(33_000);
     expect(await col().countDocuments({ pid: 'huge' })).toBe(0);
     expect(await col().countDocuments({ pid: 'other' })).toBe(40);
   }, 120_000);

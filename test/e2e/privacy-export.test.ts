@@ -91,6 +91,9 @@ describe('access and export', () => {
       expect(c.recipients.length, c.collection).toBeGreaterThan(0);
       expect(c.source, c.collection).toEqual(expect.any(String));
     }
+    // A collection without any of the device's records is listed, with no files.
+    expect(manifest.collections.find((c: { collection: string }) => c.collection === 'suppressions')).toMatchObject({ records: 0, files: [] });
+    expect(files.has('suppressions.json')).toBe(false);
     expect(manifest.collections.map((c: { collection: string }) => c.collection)).toEqual(
       expect.arrayContaining(['events', 'devices', 'consents', 'device_consents', 'suppressions', 'privacy_requests', 'test_pid_fixture']),
     );
