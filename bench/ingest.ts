@@ -87,7 +87,17 @@ async function main(): Promise<void> {
         ),
       );
     }
+    // autocannon drops the requests in flight when a run ends; the server still works on them. Wait until
+    // it is idle (its in-flight gauge), so the next run starts clean.
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 50; i++) {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        if (/^otaguard_ingest_in_flight_batches 0$/m.test(text)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     const run = async (label: string, connections: number, seconds: number, overallRate?: number): Promise<LoadResult> => {
+      await settle();
       const result = await load({ url: server.url, ingestKey, connections, seconds, body, acknowledged, ...(overallRate ? { overallRate } : {}) });
       accepted += result.accepted;
       log(describe(label, result));
@@ -110,6 +120,7 @@ async function main(): Promise<void> {
     log(`knee: ${round(capacity)} events/s (${round(kneeRps)} req/s) at ${best!.connections} connections`);
     const fixed = async (share: number): Promise<LoadResult> => {
       const rate = Math.max(1, kneeRps * share);
+      await settle();
       const result = await openLoop({ url: server.url, ingestKey, rate, seconds: 10, body, acknowledged });
       accepted += result.accepted;
       log(describe(`open loop at ${share * 100}% of knee (${round(rate, 1)} req/s)`, result));
@@ -122,7 +133,7 @@ async function main(): Promise<void> {
     const rss = peakRssMb(server.pid);
 
     // Drain: autocannon abandons the requests in flight when a run ends; the server still finishes them.
-    await new Promise((r) => setTimeout(r, 2000));
+    await settle();
     const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
     const stored = new Set(
       (await client.db().collection<{ _id: string }>('events').find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id.slice('com.bench.ingest:'.length)),
