@@ -46,6 +46,7 @@ export interface PrivacyQueue {
 }
 
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+const ENQUEUE_TIMEOUT_MS = 5000;
 const DEFAULT_OBJECTION_PURPOSE = 'telemetry';
 
 export class PrivacyService {
@@ -110,7 +111,11 @@ export class PrivacyService {
     };
     await store.insert(request);
     try {
-      await this.deps.queue.enqueue(id);
+      // A queue whose Redis connection was never up waits for it instead of failing: bound the wait.
+      await Promise.race([
+        this.deps.queue.enqueue(id),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('enqueue timed out')), ENQUEUE_TIMEOUT_MS).unref()),
+      ]);
     } catch {
       // Nothing was acknowledged: leave no request behind that no job will ever run.
       await store.remove(id);

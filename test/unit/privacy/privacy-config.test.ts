@@ -5,7 +5,13 @@ const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...
 
 describe('privacy configuration', () => {
   it('has defaults: exports kept a week, duplicates linked for a day, deadlines every 15 minutes, purge daily', () => {
-    expect(load({})).toMatchObject({ exportTtlHours: 168, privacyDuplicateWindowHours: 24, privacyDeadlinesCron: '*/15 * * * *', retentionCron: '30 3 * * *' });
+    expect(load({})).toMatchObject({
+      exportTtlHours: 168,
+      privacyDuplicateWindowHours: 24,
+      privacyDeadlinesCron: '*/15 * * * *',
+      retentionCron: '30 3 * * *',
+      privacyDeviceRequestsPerHour: 1000,
+    });
   });
 
   it('accepts valid values and `off` for the schedules', () => {
@@ -25,6 +31,7 @@ describe('privacy configuration', () => {
     ['RETENTION_CRON', '* * *'],
     ['RETENTION_CRON', 'daily'],
     ['PRIVACY_DEADLINES_CRON', '*/15 * * * * *'],
+    ['PRIVACY_DEVICE_REQUESTS_PER_HOUR', '0'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => load({ [name]: value })).toThrow(ConfigError);
     expect(() => load({ [name]: value })).toThrow(name);
