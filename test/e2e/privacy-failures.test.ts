@@ -24,7 +24,9 @@ const file = async (deviceId: string): Promise<string> => {
   expect(res.status).toBe(202);
   return res.body.id as string;
 };
-const view = async (id: string) => (await ctx.http.get(`/v1/privacy/requests/${id}`).set(ctx.admin)).body as Record<string, any>;
+type Step = { name: string; status: string; doneAt?: string };
+type View = { status: string; steps: Step[]; failure?: { code: string; message: string }; lastError?: { message: string; attempt: number } };
+const view = async (id: string): Promise<View> => (await ctx.http.get(`/v1/privacy/requests/${id}`).set(ctx.admin)).body as View;
 
 beforeAll(async () => {
   ctx = await createTestContext({ config: { privacyDeviceRequestsPerHour: 2 } });
@@ -44,15 +46,15 @@ describe('job failures', () => {
     await expect(run(false)).rejects.toThrow();
     const open = await view(id);
     expect(open).toMatchObject({ status: 'processing', lastError: { attempt: 1, message: expect.stringMatching(/\$broken|operator/) } });
-    expect(open.steps.find((s: { name: string }) => s.name === 'export:test_broken')).toMatchObject({ status: 'running', attempts: 1 });
+    expect(open.steps.find((s) => s.name === 'export:test_broken')).toMatchObject({ status: 'running', attempts: 1 });
     // Steps finished before the failing one are not redone.
-    const before = open.steps.filter((s: { status: string }) => s.status === 'done').map((s: { name: string; doneAt: string }) => [s.name, s.doneAt]);
+    const before = open.steps.filter((s) => s.status === 'done').map((s) => [s.name, s.doneAt]);
     expect(before.length).toBeGreaterThan(0);
 
     await expect(run(true)).rejects.toThrow(PermanentStepError);
     const failed = await view(id);
     expect(failed).toMatchObject({ status: 'failed', failure: { code: 'retries_exhausted', message: expect.any(String) } });
-    expect(failed.steps.filter((s: { status: string }) => s.status === 'done').map((s: { name: string; doneAt: string }) => [s.name, s.doneAt])).toEqual(before);
+    expect(failed.steps.filter((s) => s.status === 'done').map((s) => [s.name, s.doneAt])).toEqual(before);
     expect(JSON.stringify(failed)).not.toMatch(/[0-9a-f]{64}/);
     // A failed request does not hold the duplicate window: filing again starts a new one.
     expect(await file('transient-device')).not.toBe(id);
