@@ -1,16 +1,25 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig, type Config } from '../../src/config.js';
-import { createContainer } from '../../src/container.js';
+import { createContainer, type Container } from '../../src/container.js';
 import { consent, event, postEvents, stored } from '../helpers/ingest-fixtures.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { StallProxy } from '../helpers/ingest-stall-proxy.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { createTestContext, deleteRedisPrefix, uniqueName, type TestContext } from '../helpers/test-context.js';
+import { createTestContext, deleteRedisPrefix, MONGO_BASE_URL, uniqueName, type TestContext } from '../helpers/test-context.js';
 
 const contexts: TestContext[] = [];
+
+/** Closes first (its last metrics flush still writes), then drops the database over a direct connection. */
+async function closeAndDrop(container: Container, dbName: string): Promise<void> {
+  await container.close();
+  const client = await mongoose.mongo.MongoClient.connect(`${MONGO_BASE_URL}/${dbName}`);
+  await client.db(dbName).dropDatabase().catch(() => undefined);
+  await client.close();
+}
 async function context(config: Partial<Config>): Promise<TestContext> {
   const ctx = await createTestContext({ config });
   contexts.push(ctx);
@@ -117,8 +126,7 @@ describe('database outage', () => {
       expect(again.body.accepted + again.body.duplicates).toBe(5);
       expect(await container.mongo.db!.collection('events').countDocuments()).toBe(5);
     } finally {
-      await container.mongo.db?.dropDatabase().catch(() => undefined);
-      await container.close();
+      await closeAndDrop(container, dbName);
       await deleteRedisPrefix(prefix);
     }
   });
@@ -133,10 +141,11 @@ describe('slow database', () => {
   it('answers 503 within INGEST_TIMEOUT_MS while the database hangs, and frees the slot once it answers', async () => {
     const port = await proxy.start();
     const prefix = uniqueName('q');
+    const dbName = uniqueName('ingest_slow');
     const config = testConfig(
       { queuePrefix: prefix, ingestTimeoutMs: 800, ingestMaxInFlight: 4 },
       {
-        MONGODB_URL: `mongodb://127.0.0.1:${port}/${uniqueName('ingest_slow')}`,
+        MONGODB_URL: `mongodb://127.0.0.1:${port}/${dbName}`,
         REDIS_URL: 'redis://127.0.0.1:6379',
         BOOTSTRAP_ADMIN_KEY: `adm_${randomBytes(24).toString('hex')}`,
         MASTER_KEY: randomBytes(32).toString('hex'),
@@ -171,8 +180,7 @@ describe('slow database', () => {
       expect(await container.mongo.db!.collection('events').countDocuments()).toBe(5);
     } finally {
       proxy.resume();
-      await container.mongo.db?.dropDatabase().catch(() => undefined);
-      await container.close();
+      await closeAndDrop(container, dbName);
       await deleteRedisPrefix(prefix);
     }
   });
