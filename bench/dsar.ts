@@ -196,7 +196,8 @@ async function main(): Promise<void> {
     log(`dsar erasure: raw ${baseline} ${seconds(deleteMs)} s, erasure job ${seconds(eraseMs)} s (${phases})`);
 
     const rssDeltaMb = (Math.max(exportPeak, erasePeak) - rssBefore) / 1_048_576;
-    log(`dsar rss: before ${(rssBefore / 1_048_576).toFixed(1)} MB, peak +${((exportPeak - rssBefore) / 1_048_576).toFixed(1)} MB during the export, +${((erasePeak - rssBefore) / 1_048_576).toFixed(1)} MB during the erasure`);
+    const mb = (bytes: number): string => `${bytes >= 0 ? '+' : ''}${(bytes / 1_048_576).toFixed(1)} MB`;
+    log(`dsar rss: ${mb(rssBefore)} before the jobs; peak ${mb(exportPeak - rssBefore)} during the export, ${mb(erasePeak - rssBefore)} during the erasure`);
     log(`dsar total wall ${seconds(elapsed())} s`);
     log(`dsar export_ratio=${(exportMs / findMs).toFixed(2)} delete_ratio=${(eraseMs / deleteMs).toFixed(2)} rss_delta_mb=${rssDeltaMb.toFixed(1)}`);
   } finally {

@@ -48,7 +48,8 @@ markPidCollection(requestSchema, {
   retention: 'kept while the app exists (accountability); the export archive itself expires after EXPORT_TTL_HOURS',
   source: 'the data subject (device self-service) or the privacy team acting on their request',
   keepOnErasure: { legalBasis: 'GDPR Art. 5(2) and 12: records needed to demonstrate the request was answered' },
-  exportExclude: ['statusTokenHashes', 'export', 'steps', 'rev'],
+  // Secrets, key material and the privacy team's own bookkeeping (notes, key ids, job errors) stay out.
+  exportExclude: ['statusTokenHashes', 'export', 'steps', 'rev', 'notes', 'createdBy', 'lastError', 'failure'],
 });
 
 /** Marks the live duplicate window of (app, pid, type): whoever inserts it first owns the request. */
