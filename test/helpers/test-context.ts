@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
+import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { createApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
@@ -72,11 +73,21 @@ export async function createTestContext(
       return { appId, ingestKey, ingest: { Authorization: `Bearer ${ingestKey}` } };
     },
     async close() {
-      await container.mongo.db?.dropDatabase().catch(() => undefined);
-      await deleteRedisPrefix(config.queuePrefix);
+      // Close first: the container's final metric flush would otherwise recreate the dropped database.
       await container.close();
+      await dropDatabase(config.mongodbUrl);
+      await deleteRedisPrefix(config.queuePrefix);
     },
   };
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const connection = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 5000 }).asPromise();
+  try {
+    await connection.db?.dropDatabase();
+  } finally {
+    await connection.close();
+  }
 }
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
