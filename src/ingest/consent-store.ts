@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { isDuplicateKeyError, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
 import { findByIds, type IdLookup } from './id-lookup.js';
 
@@ -102,8 +102,6 @@ markPidCollection(stateSchema, {
   retention: 'kept while the app exists; removed on erasure',
 });
 
-const DUPLICATE_KEY = 11000;
-const isDuplicate = (err: unknown): boolean => (err as { code?: number } | null)?.code === DUPLICATE_KEY;
 export const consentStateId = (appId: string, pid: string): string => `${appId}:${pid}`;
 const entryId = (appId: string, pid: string, seq: number): string => `${appId}:${pid}:${seq}`;
 
@@ -119,7 +117,7 @@ export class MongoConsentLedger implements ConsentLedger {
       await rawCollection(this.model).insertOne({ _id: entryId(record.appId, record.pid, record.seq), ...record });
       return true;
     } catch (err) {
-      if (isDuplicate(err)) return false;
+      if (isDuplicateKeyError(err)) return false;
       throw err;
     }
   }
@@ -163,7 +161,7 @@ export class MongoConsentStateStore implements ConsentStateStore {
         await rawCollection(this.model).replaceOne({ _id, seq: { $lt: state.seq } }, { ...state }, { upsert: true });
       } catch (err) {
         // No older state matched and the upsert hit the existing _id: a newer state is already there.
-        if (!isDuplicate(err)) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       }
       return;
     }
@@ -171,7 +169,7 @@ export class MongoConsentStateStore implements ConsentStateStore {
       await rawCollection(this.model).replaceOne({ _id }, { ...state }, { upsert: true });
     } catch (err) {
       // Two first decisions raced to create the document: the loser writes over the winner's.
-      if (!isDuplicate(err)) throw err;
+      if (!isDuplicateKeyError(err)) throw err;
       await rawCollection(this.model).replaceOne({ _id }, { ...state });
     }
   }

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { DUPLICATE_KEY, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
 
 /** The bundle the device last confirmed running (its newest `app_ready` by occurredAt). */
@@ -61,7 +61,6 @@ markPidCollection(deviceSchema, {
 });
 
 const deviceDocId = (appId: string, pid: string): string => `${appId}:${pid}`;
-const DUPLICATE_KEY = 11000;
 
 interface BulkFailure {
   name?: string;

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { DUPLICATE_KEY, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
 import { EVENT_TYPES, type StoredEvent } from './stored-event.js';
 
@@ -43,7 +43,6 @@ markPidCollection(eventSchema, {
   retention: "the app's retention policy (default 90 days), purged by the retention job",
 });
 
-const DUPLICATE_KEY = 11000;
 
 interface BulkWriteFailure {
   name?: string;
