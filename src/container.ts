@@ -116,6 +116,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const webhooks = new WebhookService(new MongoWebhookStore(mongo), new SecretBox(keyRing.derive('webhook-secrets')), queues, clock);
   const rollouts = createRolloutFeature({
     mongo, queues, apps, audit, webhooks, pseudonyms, suppressions, clock, logger, idLookup, guardBucketSeconds: config.guardBucketSeconds,
+    updateChecks: deviceMetrics.aggregator,
   });
   const privacy = createPrivacyFeature({ config, mongo, redis, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup });
 

@@ -2,7 +2,7 @@
  * What the metrics count, in one place. The README's "Metrics" section documents every definition here;
  * bump DEFINITIONS_VERSION whenever a definition changes meaning.
  */
-export const DEFINITIONS_VERSION = 'otaguard-metrics/1';
+export const DEFINITIONS_VERSION = 'otaguard-metrics/2';
 
 export const GRANULARITIES = ['minute', 'hour', 'day'] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
@@ -36,11 +36,18 @@ export const APP_READY_TIMEOUT_MS = 10 * 60_000;
 export const APP_READY_GRACE_MS = 60_000;
 
 /**
+ * An update check (`POST /v1/update-check`) makes its device active on the version it runs, like an event.
+ * It is deduped on the same `active` marker as events (a device is active at most once per cell), but when
+ * the check claims the marker first the device is counted in `chkActive`, not `active`: reconciliation
+ * recounts `active` from raw events and cannot recount update checks (they are not events), so the two are
+ * kept apart. Active devices = active + chkActive.
+ *
  * Per-bucket device counts held in a counter document. Each is a number of distinct devices in the bucket,
  * only ever raised by `$inc` with positive values (reconciliation sets exact values).
  */
 export const COUNTER_FIELDS = [
   'active', // any event about the version
+  'chkActive', // active through an update check that claimed the device before any event (see above)
   'runIn', // became a device whose latest app_ready in the bucket is this version
   'runOut', // stopped being one (a later app_ready in the same bucket named another version)
   'dlExp', // download_started | download_completed | download_failed
@@ -55,7 +62,7 @@ export const COUNTER_FIELDS = [
 ] as const;
 export type CounterField = (typeof COUNTER_FIELDS)[number];
 /** Fields that one event (or one launch verdict) contributes directly; runIn/runOut come from app_ready ordering. */
-export type FactField = Exclude<CounterField, 'runIn' | 'runOut'>;
+export type FactField = Exclude<CounterField, 'runIn' | 'runOut' | 'chkActive'>;
 
 /** Sentinel for "all channels" (counter rows that dedupe a device across channels) and "all versions". */
 export const ALL = '*';

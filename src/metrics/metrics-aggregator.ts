@@ -2,13 +2,14 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { AcceptedEventsListener, StoredEvent } from '../ingest/stored-event.js';
 import type { Logger } from '../logger.js';
+import type { CheckedDevice, UpdateCheckListener } from '../rollouts/update-check-service.js';
 import { cellFacts, runningTransitions, type CellFact } from './cells.js';
 import type { CounterStore } from './counter-store.js';
 import { markerTtlMs, type DeviceMarks, type RegisterUpdate, type WatchedInstall } from './device-marks.js';
 import { countedEvent, directFacts, historyFacts, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
 import { Increments, LocalMarkerCache } from './increments.js';
 import type { LaunchHistory } from './launch-history.js';
-import { bucketStart, GRANULARITIES, type Fact, type ReadyObservation } from './metric-definitions.js';
+import { ALL, bucketStart, GRANULARITIES, type CounterField, type Fact, type ReadyObservation } from './metric-definitions.js';
 import type { MetricsInstruments } from './metrics-instruments.js';
 import type { RedisMutex } from './redis-mutex.js';
 
@@ -36,10 +37,11 @@ export interface AggregatorDeps {
  * every process, then one unordered bulk of positive `$inc` upserts. A failed write keeps its increments
  * for the next flush; anything lost (a crash between marker and write) is restored by reconciliation.
  */
-export class MetricsAggregator implements AcceptedEventsListener {
+export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckListener {
   private buffer: Batch[] = [];
   private buffered = 0;
   private pendingFacts: Fact[] = [];
+  private pendingChecks: Fact[] = [];
   private unwritten = new Increments();
   private readonly local = new LocalMarkerCache();
   private readonly dirtyDays = new Set<string>();
@@ -66,6 +68,19 @@ export class MetricsAggregator implements AcceptedEventsListener {
     }
     this.buffer.push({ events, at: performance.now() });
     this.buffered += events.length;
+  }
+
+  /**
+   * An update check: the device is active on the version it runs, in the check's buckets (see `chkActive`
+   * in metric-definitions). Only buffered, like events; deduped with them by the next flush.
+   */
+  onUpdateCheck(check: CheckedDevice): void {
+    if (this.pendingChecks.length >= this.maxBuffered) {
+      this.deps.instruments.droppedEvents.inc();
+      return;
+    }
+    const { at, ...device } = check;
+    this.pendingChecks.push({ ...device, field: 'active', at }, { ...device, version: ALL, field: 'active', at });
   }
 
   /** Facts decided outside ingest (the 10-minute launch rule); counted by the next flush. */
@@ -103,18 +118,21 @@ export class MetricsAggregator implements AcceptedEventsListener {
   private async flushOnce(): Promise<void> {
     const batches = this.buffer;
     const facts = this.pendingFacts;
+    const checks = this.pendingChecks;
     this.buffer = [];
     this.buffered = 0;
     this.pendingFacts = [];
+    this.pendingChecks = [];
     const { instruments, logger } = this.deps;
     const started = batches.length > 0 ? Math.min(...batches.map((b) => b.at)) : undefined;
     try {
-      if (batches.length > 0 || facts.length > 0) await this.count(batches, facts);
+      if (batches.length > 0 || facts.length > 0 || checks.length > 0) await this.count(batches, facts, checks);
     } catch (err) {
       // Redis or the event history failed before anything was counted: keep the events for the next tick.
       this.buffer = [...batches, ...this.buffer];
       this.buffered += batches.reduce((n, b) => n + b.events.length, 0);
       this.pendingFacts = [...facts, ...this.pendingFacts];
+      this.pendingChecks = [...checks, ...this.pendingChecks];
       instruments.flushes.inc({ result: 'error' });
       // Once per outage, not four times a second.
       if (!this.failing) logger.warn({ err: (err as Error).message }, 'metrics flush could not dedupe; retrying every tick');
@@ -126,7 +144,7 @@ export class MetricsAggregator implements AcceptedEventsListener {
     await this.write(started);
   }
 
-  private async count(batches: readonly Batch[], extra: readonly Fact[]): Promise<void> {
+  private async count(batches: readonly Batch[], extra: readonly Fact[], checks: readonly Fact[]): Promise<void> {
     const { marks, clock, instruments } = this.deps;
     const now = clock.now().getTime();
     const events = batches.flatMap((b) => b.events.map(countedEvent));
@@ -147,7 +165,8 @@ export class MetricsAggregator implements AcceptedEventsListener {
 
     // Counted straight into the unwritten increments: if a later step fails and the events are retried,
     // what the markers already claimed is not lost (the retry finds the markers set and adds nothing).
-    await this.claimFacts(facts, now, this.unwritten);
+    // Update checks last: within a flush, a device's event claims the shared `active` marker first.
+    await this.claimFacts([...facts, ...checks.map((f) => ({ ...f, countAs: 'chkActive' as const }))], now, this.unwritten);
     await this.confirmReady(ready, now, this.unwritten);
     await marks.watchInstalls(installs);
     if (this.dirtyDays.size > 0) {
@@ -170,9 +189,11 @@ export class MetricsAggregator implements AcceptedEventsListener {
     return false;
   }
 
-  private async claimFacts(facts: readonly Fact[], now: number, increments: Increments): Promise<void> {
+  /** `countAs`: the counter a claimed unit increments when it is not the fact's own field (update checks). */
+  private async claimFacts(facts: ReadonlyArray<Fact & { countAs?: CounterField }>, now: number, increments: Increments): Promise<void> {
     const { marks } = this.deps;
     const toClaim: CellFact[] = [];
+    const countAs: CounterField[] = [];
     const markers: Array<{ key: string; field: string }> = [];
     const seenFacts = new Set<string>();
     const seenUnits = new Set<string>();
@@ -188,6 +209,7 @@ export class MetricsAggregator implements AcceptedEventsListener {
         if (seenUnits.has(id) || this.local.has(marker.key, marker.field, now)) continue;
         seenUnits.add(id);
         toClaim.push(unit);
+        countAs.push(f.countAs ?? unit.field);
         markers.push(marker);
       }
     }
@@ -195,7 +217,7 @@ export class MetricsAggregator implements AcceptedEventsListener {
     toClaim.forEach((unit, i) => {
       const marker = markers[i]!;
       this.local.add(marker.key, marker.field, now + markerTtlMs(unit.cell.g, unit.cell.t, now));
-      if (claimed[i]) increments.add(unit.cell, unit.field);
+      if (claimed[i]) increments.add(unit.cell, countAs[i]!);
     });
   }
 

@@ -47,6 +47,9 @@ function totalsByVersion(rows: readonly CounterRow[]): Map<string, Totals> {
   return out;
 }
 
+/** Devices with an event or an update check: the two counters never hold the same device of a cell. */
+const active = (t: Totals): number => t.active + t.chkActive;
+
 const ratio = (n: number, d: number): number | null => (d > 0 ? n / d : null);
 
 function versionReport(version: string, t: Totals, allActive: number): VersionReport {
@@ -56,7 +59,7 @@ function versionReport(version: string, t: Totals, allActive: number): VersionRe
   ) as VersionReport['rates'];
   return {
     version,
-    activeDevices: t.active,
+    activeDevices: active(t),
     runningDevices: t.running,
     adoption: ratio(t.running, allActive),
     exposedDevices: { download: t.dlExp, install: t.inExp, launch: t.laExp, crash: t.crExp },
@@ -68,7 +71,8 @@ function versionReport(version: string, t: Totals, allActive: number): VersionRe
 /** Per-version reports of a set of rows (one window or one bucket), most active first. */
 export function summarize(rows: readonly CounterRow[], onlyVersion?: string): { activeDevices: number; versions: VersionReport[] } {
   const totals = totalsByVersion(rows);
-  const allActive = totals.get(ALL)?.active ?? 0;
+  const all = totals.get(ALL);
+  const allActive = all ? active(all) : 0;
   const versions = [...totals.entries()]
     .filter(([version]) => version !== ALL && (onlyVersion === undefined || version === onlyVersion))
     .map(([version, t]) => versionReport(version, t, allActive))

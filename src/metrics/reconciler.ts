@@ -32,10 +32,27 @@ function sameMeaning(a: CounterValues, b: CounterValues): boolean {
   return running(a) === running(b);
 }
 
-/** The cells among `cells` whose stored values do not mean what the exact counts say. */
-function differingCells(cells: readonly CounterCell[], exact: ReadonlyMap<string, { values: CounterValues }>, stored: readonly CounterRow[]): CounterCell[] {
+/**
+ * What a cell should hold: the exact counts, plus the update-check activity it cannot recount. Update checks
+ * are not raw events, so `chkActive` (devices a check made active before any event did) is kept — but only
+ * as far as the stored total exceeds the event recount: a device counted by its check and later found in
+ * the events (its event's flush lost, say) moves to `active` instead of counting twice. The cost is an
+ * undercount, never an overcount, when a lost flush and a check-only device share a cell.
+ */
+export function targetValues(exact: CounterValues, stored: CounterValues): CounterValues {
+  const checks = stored.chkActive ?? 0;
+  const kept = Math.max(0, Math.min(checks, (stored.active ?? 0) + checks - (exact.active ?? 0)));
+  return kept > 0 ? { ...exact, chkActive: kept } : exact;
+}
+
+/** The cells among `cells` whose stored values do not mean what they should, with what they should hold. */
+function differingCells(cells: readonly CounterCell[], exact: ReadonlyMap<string, { values: CounterValues }>, stored: readonly CounterRow[]): CounterRow[] {
   const have = new Map(stored.map((r) => [cellId(r.cell), r.values]));
-  return cells.filter((cell) => !sameMeaning(exact.get(cellId(cell))?.values ?? {}, have.get(cellId(cell)) ?? {}));
+  return cells.flatMap((cell) => {
+    const current = have.get(cellId(cell)) ?? {};
+    const values = targetValues(exact.get(cellId(cell))?.values ?? {}, current);
+    return sameMeaning(values, current) ? [] : [{ cell, values }];
+  });
 }
 
 /** Buckets that recent (possibly still in-flight) events could change, including launch attribution. */
@@ -82,14 +99,14 @@ export class Reconciler {
     const cells = new Map([...stored.map((r) => r.cell), ...[...exact.cells.values()].map((c) => c.cell)].map((c) => [cellId(c), c]));
     report.cells = cells.size;
     const differing = differingCells([...cells.values()], exact.cells, stored);
-    const fixable = differing.filter((cell) => settled(cell.g, cell.t));
+    const fixable = differing.map((r) => r.cell).filter((cell) => settled(cell.g, cell.t));
     report.deferred += differing.length - fixable.length;
     for (let i = 0; i < fixable.length; i += 200) {
       const chunk = fixable.slice(i, i + 200);
       const done = await this.writeLease.run(async () => {
         // Re-read under the lease: only cells that still differ are written, and no flush lands in between.
         const fresh = await this.counters.findBuckets(chunk);
-        const rows = differingCells(chunk, exact.cells, fresh).map((cell) => ({ cell, values: exact.cells.get(cellId(cell))?.values ?? {} }));
+        const rows = differingCells(chunk, exact.cells, fresh);
         await this.counters.set(rows);
         return rows.length;
       });

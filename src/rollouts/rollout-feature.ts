@@ -25,7 +25,7 @@ import { RolloutNotifier } from './rollout-notifier.js';
 import { RolloutService } from './rollout-service.js';
 import { MongoRolloutStore, type RolloutStore } from './rollout-store.js';
 import { RolloutTransitions } from './rollout-transitions.js';
-import { UpdateCheckService } from './update-check-service.js';
+import { UpdateCheckService, type UpdateCheckListener } from './update-check-service.js';
 
 /** Releases, channels, rollouts, the update check and the guard, wired once for the container. */
 export interface RolloutFeature {
@@ -54,6 +54,8 @@ export interface RolloutFeatureDeps {
   guardBucketSeconds: number;
   /** How to fetch many documents by _id on this server (FerretDB scans on `$in`). */
   idLookup?: IdLookup;
+  /** Told of each update check (metrics counts the device active); the container passes the metrics aggregator. */
+  updateChecks?: UpdateCheckListener;
 }
 
 export function createRolloutFeature(deps: RolloutFeatureDeps): RolloutFeature {
@@ -77,7 +79,7 @@ export function createRolloutFeature(deps: RolloutFeatureDeps): RolloutFeature {
     rollouts,
     channels: new ChannelService(channelStore, apps, audit, clock),
     guardRecords: new GuardRecordsService(transitions, guardLog, incidents, apps, audit, clock),
-    updateCheck: new UpdateCheckService(channelStore, rolloutStore, exposures, releases, deps.pseudonyms, deps.suppressions, clock, deps.logger),
+    updateCheck: new UpdateCheckService(channelStore, rolloutStore, exposures, releases, deps.pseudonyms, deps.suppressions, clock, deps.logger, deps.updateChecks),
     guard,
     scheduler,
     rolloutStore,

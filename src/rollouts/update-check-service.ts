@@ -37,6 +37,22 @@ export interface UpdateDecision {
   signature?: string;
 }
 
+/** A device that checked for an update, as metrics counts it (active on `version`): a pid, never the device id. */
+export interface CheckedDevice {
+  appId: string;
+  pid: string;
+  version: string;
+  channel: string;
+  platform: string;
+  /** The check's instant (epoch ms). */
+  at: number;
+}
+
+/** Told of every update check of a device that is not suppressed; must only buffer (never slow the check) and never throw. */
+export interface UpdateCheckListener {
+  onUpdateCheck(check: CheckedDevice): void;
+}
+
 const none = (reason: UpdateReason): UpdateDecision => ({ action: 'none', reason });
 
 /** The device-facing decision (see the README's decision table). The raw device id stops at `pid()`. */
@@ -50,10 +66,22 @@ export class UpdateCheckService {
     private readonly suppressions: SuppressionStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Metrics: an update check makes the device active (see the README's Metrics section). */
+    private readonly checks?: UpdateCheckListener,
   ) {}
 
   async check(appId: string, input: UpdateCheckInput): Promise<UpdateDecision> {
     const pid = this.pseudonyms.pid(appId, input.deviceId);
+    const at = this.clock.now().getTime();
+    // Looked up once, alongside the decision's reads: the exposure and the activity both skip suppressed devices.
+    const suppressed = this.suppressions.suppressed(appId, [pid]).then((s) => s.size > 0);
+    suppressed.catch(() => undefined);
+    const decision = await this.decide(appId, input, pid, suppressed);
+    await this.recordActivity(appId, input, pid, at, suppressed);
+    return decision;
+  }
+
+  private async decide(appId: string, input: UpdateCheckInput, pid: string, suppressed: Promise<boolean>): Promise<UpdateDecision> {
     const channel = await this.channels.get(appId, input.channel);
     if (!channel) return none('no_release');
     if (channel.blocked) return none('channel_blocked');
@@ -61,7 +89,7 @@ export class UpdateCheckService {
     const rollout = channel.activeRolloutId ? await this.rollouts.get(channel.activeRolloutId) : null;
     const open = rollout && (rollout.status === 'active' || rollout.status === 'paused') ? rollout : null;
     const offered = open !== null && open.status === 'active' && inRollout(open.id, pid, open.percentBp);
-    if (open) await this.recordExposure(appId, open, pid, input.platform, offered ? 'U' : 'C');
+    if (open) await this.recordExposure(appId, open, pid, input.platform, offered ? 'U' : 'C', suppressed);
 
     if (open && input.currentVersion === open.version) return none('up_to_date');
     if (open && offered) {
@@ -90,10 +118,27 @@ export class UpdateCheckService {
     return { action: 'rollback', reason: 'rolled_back', version: baselineVersion };
   }
 
-  /** Best effort: the decision is served even if the write fails; suppressed devices are never recorded. */
-  private async recordExposure(appId: string, rollout: RolloutRecord, pid: string, platform: string, arm: Arm): Promise<void> {
+  /** Hands the check to metrics, which only buffers it; a device whose suppression is unknown is left out. */
+  private async recordActivity(appId: string, input: UpdateCheckInput, pid: string, at: number, suppressed: Promise<boolean>): Promise<void> {
+    if (!this.checks || (await suppressed.catch(() => true))) return;
     try {
-      if ((await this.suppressions.suppressed(appId, [pid])).size > 0) return;
+      this.checks.onUpdateCheck({ appId, pid, version: input.currentVersion, channel: input.channel, platform: input.platform, at });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).name }, 'update check activity not recorded');
+    }
+  }
+
+  /** Best effort: the decision is served even if the write fails; suppressed devices are never recorded. */
+  private async recordExposure(
+    appId: string,
+    rollout: RolloutRecord,
+    pid: string,
+    platform: string,
+    arm: Arm,
+    suppressed: Promise<boolean>,
+  ): Promise<void> {
+    try {
+      if (await suppressed) return;
       await this.exposures.record({ rolloutId: rollout.id, appId, pid, platform, arm }, this.clock.now());
     } catch (err) {
       this.logger.warn({ rolloutId: rollout.id, err: (err as Error).name }, 'exposure not recorded');
