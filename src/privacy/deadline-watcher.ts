@@ -1,7 +1,7 @@
 import { SYSTEM_ACTOR, type AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { WebhookEvent } from '../webhooks/webhook-publisher.js';
-import { noticeDue } from './deadlines.js';
+import { DAY_MS, noticeDue } from './deadlines.js';
 import type { PrivacyRequestStore } from './privacy-request-store.js';
 import { OPEN_STATUSES, type NoticeKind } from './privacy-types.js';
 
@@ -10,7 +10,6 @@ export interface NoticePublisher {
   publishOnce(key: string, event: WebhookEvent, data: Record<string, unknown>, appId?: string): Promise<void>;
 }
 
-const DAY_MS = 86_400_000;
 const MAX_PER_RUN = 10_000;
 /** A more urgent notice covers the less urgent ones not sent yet. */
 const COVERS: Record<NoticeKind, NoticeKind[]> = { overdue: ['dueSoon2', 'dueSoon7'], dueSoon2: ['dueSoon7'], dueSoon7: [] };

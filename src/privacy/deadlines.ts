@@ -5,7 +5,7 @@ import type { Jurisdiction } from './privacy-types.js';
  * last day, as in Regulation 1182/71 Art. 3: a period in months ends on the day of the last month with
  * the same date as the day it began, or on that month's last day when there is no such date.
  */
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 function utcDate(at: Date): { y: number; m: number; d: number } {
   return { y: at.getUTCFullYear(), m: at.getUTCMonth(), d: at.getUTCDate() };

@@ -5,14 +5,13 @@ import { SYSTEM_ACTOR, type AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { rawCollection } from '../connections.js';
 import { deleteAllMatching } from './bulk-delete.js';
+import { DAY_MS } from './deadlines.js';
 import type { ExportArchive } from './export-archive.js';
 import { pidCollections } from './pid-registry.js';
 import type { PrivacyRequestStore } from './privacy-request-store.js';
 
 /** Raw data purged by age under each app's policy (AppRecord.retentionDays). README: record of processing. */
 export const RETENTION_RULES = [{ collection: 'events', timeField: 'occurredAt' }] as const;
-
-const DAY_MS = 86_400_000;
 
 export interface RetentionRun {
   id: string;
