@@ -1576,8 +1576,8 @@ export interface components {
             dataHealth?: {
                 /** @description Largest tolerated ingestion lag. */
                 maxIngestionLagMs?: number;
-                /** @description Pause when no event arrives while more than this many were expected. */
-                silentExpectedEvents?: number;
+                /** @description Pause when no device reports on the new version while more than this many were expected. */
+                silentExpectedDevices?: number;
                 /** @description Half-life of the expected event-rate estimate. */
                 rateHalfLifeBuckets?: number;
             };

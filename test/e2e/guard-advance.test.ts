@@ -38,7 +38,14 @@ describe('a healthy release passes and the guard advances it', () => {
     const hook = await ctx.http.post('/v1/webhooks').set(ctx.admin).send({ url: receiver.url, events: ['rollout.advanced', 'rollout.completed'], appId });
     expect(hook.status).toBe(201);
     // Only the concurrent crash-rate test, one platform, no bake: a test-sized rollout can pass in seconds.
-    const guard = { platforms: ['android'], metrics: { install_failure: { enabled: false }, launch_failure: { enabled: false } }, pass: { minBakeMs: 0 } };
+    // The telemetry arrives in one burst, so the silence rule is switched off: on a loaded machine the
+    // PASS could otherwise land a bucket after the silence and the rollout would pause for data instead.
+    const guard = {
+      platforms: ['android'],
+      metrics: { install_failure: { enabled: false }, launch_failure: { enabled: false } },
+      pass: { minBakeMs: 0 },
+      dataHealth: { silentExpectedDevices: 1e9 },
+    };
     const created = await ctx.http.post(`/v1/apps/${appId}/rollouts`).set(ctx.admin).send({ channel: 'production', version: '2.0.0', baselineVersion: '1.0.0', percent: 50, steps: [50], guard });
     expect(created.status).toBe(201);
     const rolloutId = created.body.id as string;
