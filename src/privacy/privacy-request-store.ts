@@ -1,5 +1,5 @@
 import type { Connection, Model, mongo } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { isDuplicateKeyError, rawCollection } from '../connections.js';
 import { claimModel, privacyRequestModel, type ClaimDoc, type PrivacyRequestDoc } from './privacy-request-model.js';
 import { OPEN_STATUSES, type NoticeKind, type PrivacyRequest, type RequestStatus, type RequestType } from './privacy-types.js';
 
@@ -47,8 +47,6 @@ export interface PrivacyRequestStore {
   /** Deletes claims whose window ended before `now`; returns how many. */
   purgeExpiredClaims(now: Date): Promise<number>;
 }
-
-const DUPLICATE_KEY = 11000;
 
 function toRequest({ _id, ...doc }: PrivacyRequestDoc): PrivacyRequest {
   // FerretDB drops empty arrays and objects in some writes: normalise what the rest of the code relies on.
@@ -148,7 +146,7 @@ export class MongoPrivacyRequestStore implements PrivacyRequestStore {
         await claims.updateOne({ _id, until: { $lte: now } }, { $set: { ...key, requestId, until } }, { upsert: true });
         return requestId;
       } catch (err) {
-        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       }
       const live = await claims.findOne({ _id });
       if (live && live.until > now) return live.requestId;

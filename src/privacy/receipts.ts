@@ -1,6 +1,6 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { isDuplicateKeyError, rawCollection } from '../connections.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import { sha256Hex } from '../crypto/keys.js';
 import { markPidCollection } from './pid-registry.js';
@@ -76,8 +76,6 @@ export function verifyReceipt(signed: SignedReceipt, publicKey: KeyObject): bool
   return verify(null, Buffer.from(canonical, 'utf8'), publicKey, Buffer.from(signed.signature, 'base64'));
 }
 
-const DUPLICATE_KEY = 11000;
-
 /** Append-only, hash-chained, Ed25519-signed erasure receipts (collection `privacy_receipts`). */
 export class ReceiptBook {
   readonly model: Model<ReceiptDoc>;
@@ -124,7 +122,7 @@ export class ReceiptBook {
         return signed;
       } catch (err) {
         // Another process took this seq (or issued this request's receipt): re-read and try again.
-        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       }
     }
     throw new Error('receipt chain append kept losing the race');
