@@ -29,9 +29,9 @@ const signed = { receipt, hash: sha256Hex(canonical), signature: sign(null, Buff
 /** The verifier printed in the README, character for character. */
 function readmeSnippet(): (v: unknown) => string {
   const readme = readFileSync('README.md', 'utf8');
-  const line = readme.split('\n').findIndex((l) => l.startsWith('const sorted = (v) =>'));
+  const line = readme.split('\n').findIndex((l) => l.startsWith('const canon = (v) =>'));
   expect(line).toBeGreaterThan(0);
-  const source = `${readme.split('\n').slice(line, line + 3).join('\n')}\nreturn (v) => JSON.stringify(sorted(v));`;
+  const source = `${readme.split('\n').slice(line, line + 3).join('\n')}\nreturn canon;`;
   return new Function(source)() as (v: unknown) => string;
 }
 
