@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { UnavailableError } from './errors.js';
 
 /**
  * Every BullMQ queue and its payload, in one place. Payloads carry ids, never documents, secrets or
@@ -33,6 +34,7 @@ export class Queues {
   constructor(
     private readonly connection: ConnectionOptions,
     readonly prefix: string,
+    private readonly addTimeoutMs = 5000,
   ) {}
 
   get<N extends QueueName>(name: N): Queue<JobPayloads[N]> {
@@ -46,10 +48,24 @@ export class Queues {
     return queue as unknown as Queue<JobPayloads[N]>;
   }
 
-  /** `jobId` makes the add idempotent: BullMQ ignores a second job with the same id. */
+  /**
+   * `jobId` makes the add idempotent: BullMQ ignores a second job with the same id. While Redis is
+   * unreachable BullMQ waits for the connection instead of failing, so the add is bounded: the
+   * caller gets UnavailableError (HTTP 503 with Retry-After) rather than a hanging request.
+   */
   async add<N extends QueueName>(name: N, payload: JobPayloads[N], options: JobsOptions = {}): Promise<void> {
     const queue = this.get(name) as Queue;
-    await queue.add(name, payload, options);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError('The job queue (Redis) is unavailable; retry later')), this.addTimeoutMs);
+    });
+    const adding = queue.add(name, payload, options);
+    adding.catch(() => undefined);
+    try {
+      await Promise.race([adding, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async depths(): Promise<Record<QueueName, number>> {
