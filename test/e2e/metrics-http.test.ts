@@ -1,23 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { consent, event, postEvents } from '../helpers/ingest-fixtures.js';
-import { createTestContext, uniqueName, type TestContext } from '../helpers/test-context.js';
+import { createTwoProcesses, type TestContext } from '../helpers/test-context.js';
 
 const NOW = Date.parse('2026-01-15T12:00:00.000Z');
 const clock = new ManualClock(NOW);
 const ago = (minutes: number): string => new Date(clock.now().getTime() - minutes * 60_000).toISOString();
 let one: TestContext;
 let two: TestContext;
+let closeBoth: () => Promise<void>;
 
 beforeAll(async () => {
-  const shared = { config: { queuePrefix: uniqueName('q') }, env: { MASTER_KEY: randomBytes(32).toString('hex') }, clock };
-  one = await createTestContext(shared);
-  two = await createTestContext({ ...shared, dbName: one.dbName });
+  ({ one, two, close: closeBoth } = await createTwoProcesses({ clock }));
 });
 afterAll(async () => {
-  await two.container.close();
-  await one.close();
+  await closeBoth();
 });
 
 type Version = { version: string; activeDevices: number; runningDevices: number; failingDevices: Record<string, number>; exposedDevices: Record<string, number> };

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import type { StoredEvent } from '../../src/ingest/stored-event.js';
 import { countedEvent } from '../../src/metrics/event-facts.js';
 import { countExactly } from '../../src/metrics/exact-counts.js';
 import { ALL, cellId, COUNTER_FIELDS, type CounterValues } from '../../src/metrics/metric-definitions.js';
-import { createTestContext, uniqueName, type TestContext } from '../helpers/test-context.js';
+import { createTwoProcesses, type TestContext } from '../helpers/test-context.js';
 import { minutes, prng, randomStream, storedEvent } from '../unit/metrics/event-fixtures.js';
 
 const NOW = Date.parse('2026-01-15T12:00:00.000Z');
@@ -13,16 +12,13 @@ const DAY = Date.parse('2026-01-15T00:00:00.000Z');
 const clock = new ManualClock(NOW);
 let one: TestContext;
 let two: TestContext;
+let closeBoth: () => Promise<void>;
 
 beforeAll(async () => {
-  // Two containers — two "processes" — on one database, one Redis prefix and one master key.
-  const shared = { config: { queuePrefix: uniqueName('q') }, env: { MASTER_KEY: randomBytes(32).toString('hex') }, clock };
-  one = await createTestContext(shared);
-  two = await createTestContext({ ...shared, dbName: one.dbName });
+  ({ one, two, close: closeBoth } = await createTwoProcesses({ clock }));
 });
 afterAll(async () => {
-  await two.container.close();
-  await one.close();
+  await closeBoth();
 });
 
 /** Each event goes to one of the two processes at random, interleaved, and both flush concurrently. */

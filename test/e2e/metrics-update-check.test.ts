@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { consent, event, postEvents } from '../helpers/ingest-fixtures.js';
-import { createTestContext, uniqueName, type TestContext } from '../helpers/test-context.js';
+import { createTwoProcesses, type TestContext } from '../helpers/test-context.js';
 
 // Half a minute into the hour, so an event a few seconds earlier shares the check's minute bucket.
 const NOW = Date.parse('2026-01-15T12:00:30.000Z');
@@ -10,15 +9,13 @@ const DAY = Date.parse('2026-01-15T00:00:00.000Z');
 const clock = new ManualClock(NOW);
 let one: TestContext;
 let two: TestContext;
+let closeBoth: () => Promise<void>;
 
 beforeAll(async () => {
-  const shared = { config: { queuePrefix: uniqueName('q') }, env: { MASTER_KEY: randomBytes(32).toString('hex') }, clock };
-  one = await createTestContext(shared);
-  two = await createTestContext({ ...shared, dbName: one.dbName });
+  ({ one, two, close: closeBoth } = await createTwoProcesses({ clock }));
 });
 afterAll(async () => {
-  await two.container.close();
-  await one.close();
+  await closeBoth();
 });
 
 type Version = {

@@ -81,6 +81,31 @@ export async function createTestContext(
   };
 }
 
+/**
+ * Two containers — two "processes" — on one database, one queue prefix and one master key, for tests
+ * of what must hold across api/worker copies. `close()` closes the second, then the first (which drops
+ * the database).
+ */
+export async function createTwoProcesses(
+  options: { clock?: Clock } = {},
+): Promise<{ one: TestContext; two: TestContext; close(): Promise<void> }> {
+  const shared = {
+    config: { queuePrefix: uniqueName('q') },
+    env: { MASTER_KEY: randomBytes(32).toString('hex') },
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
+  const one = await createTestContext(shared);
+  const two = await createTestContext({ ...shared, dbName: one.dbName });
+  return {
+    one,
+    two,
+    async close() {
+      await two.container.close();
+      await one.close();
+    },
+  };
+}
+
 export async function dropDatabase(url: string): Promise<void> {
   const connection = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 5000 }).asPromise();
   try {
