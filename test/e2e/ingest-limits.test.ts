@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import mongoose from 'mongoose';
 import supertest from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
@@ -9,16 +8,48 @@ import { consent, event, postEvents, stored } from '../helpers/ingest-fixtures.j
 import { captureLogs } from '../helpers/log-capture.js';
 import { StallProxy } from '../helpers/ingest-stall-proxy.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { createTestContext, deleteRedisPrefix, MONGO_BASE_URL, uniqueName, type TestContext } from '../helpers/test-context.js';
+import { createTestContext, deleteRedisPrefix, dropDatabase, MONGO_BASE_URL, uniqueName, type TestContext } from '../helpers/test-context.js';
 
 const contexts: TestContext[] = [];
 
 /** Closes first (its last metrics flush still writes), then drops the database over a direct connection. */
 async function closeAndDrop(container: Container, dbName: string): Promise<void> {
   await container.close();
-  const client = await mongoose.mongo.MongoClient.connect(`${MONGO_BASE_URL}/${dbName}`);
-  await client.db(dbName).dropDatabase().catch(() => undefined);
-  await client.close();
+  await dropDatabase(`${MONGO_BASE_URL}/${dbName}`).catch(() => undefined);
+}
+
+/**
+ * A container whose database is reached at `mongoUrl` (a proxy the test controls), with one app and
+ * one consented device whose five-event batch the test sends.
+ */
+async function ingestThrough(mongoUrl: string, prefix: string, overrides: Partial<Config>, appId: string) {
+  const config = testConfig(
+    { queuePrefix: prefix, ...overrides },
+    {
+      MONGODB_URL: mongoUrl,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      BOOTSTRAP_ADMIN_KEY: `adm_${randomBytes(24).toString('hex')}`,
+      MASTER_KEY: randomBytes(32).toString('hex'),
+    },
+  );
+  const container = await createContainer(config, { logger: captureLogs().logger });
+  const http = supertest(createApp(container));
+  const created = await http.post('/v1/apps').set({ Authorization: `Bearer ${config.bootstrapAdminKey}` }).send({ appId, name: appId });
+  const ingest = { Authorization: `Bearer ${created.body.ingestKey as string}` };
+  const id = `device-${randomUUID()}`;
+  await http.post('/v1/consent').set(ingest).send({ deviceId: id, granted: true, purposes: ['telemetry'], policyVersion: '1', source: 'test' });
+  const batch = Array.from({ length: 5 }, () => event(id));
+  return { container, http, ingest, id, batch };
+}
+
+/** Resends until the database answers again (up to ~10 s of 503s). */
+async function resendUntilAnswered(http: ReturnType<typeof supertest>, ingest: { Authorization: string }, batch: unknown[]) {
+  let again = await http.post('/v1/events').set(ingest).send({ events: batch });
+  for (let i = 0; again.status === 503 && i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    again = await http.post('/v1/events').set(ingest).send({ events: batch });
+  }
+  return again;
 }
 async function context(config: Partial<Config>): Promise<TestContext> {
   const ctx = await createTestContext({ config });
@@ -92,23 +123,13 @@ describe('database outage', () => {
     const port = await proxy.start();
     const dbName = uniqueName('ingest_down');
     const prefix = uniqueName('q');
-    const config = testConfig(
-      { queuePrefix: prefix, ingestTimeoutMs: 1500 },
-      {
-        MONGODB_URL: `mongodb://127.0.0.1:${port}/${dbName}?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000`,
-        REDIS_URL: 'redis://127.0.0.1:6379',
-        BOOTSTRAP_ADMIN_KEY: `adm_${randomBytes(24).toString('hex')}`,
-        MASTER_KEY: randomBytes(32).toString('hex'),
-      },
+    const { container, http, ingest, id, batch } = await ingestThrough(
+      `mongodb://127.0.0.1:${port}/${dbName}?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000`,
+      prefix,
+      { ingestTimeoutMs: 1500 },
+      'com.test.down',
     );
-    const container = await createContainer(config, { logger: captureLogs().logger });
-    const http = supertest(createApp(container));
     try {
-      const created = await http.post('/v1/apps').set({ Authorization: `Bearer ${config.bootstrapAdminKey}` }).send({ appId: 'com.test.down', name: 'Down' });
-      const ingest = { Authorization: `Bearer ${created.body.ingestKey as string}` };
-      const id = `device-${randomUUID()}`;
-      await http.post('/v1/consent').set(ingest).send({ deviceId: id, granted: true, purposes: ['telemetry'], policyVersion: '1', source: 'test' });
-      const batch = Array.from({ length: 5 }, () => event(id));
 
       await proxy.stop();
       const down = await http.post('/v1/events').set(ingest).send({ events: batch });
@@ -117,11 +138,7 @@ describe('database outage', () => {
       expect(JSON.stringify(down.body)).not.toContain(id);
 
       await proxy.start(port);
-      let again = await http.post('/v1/events').set(ingest).send({ events: batch });
-      for (let i = 0; again.status === 503 && i < 40; i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        again = await http.post('/v1/events').set(ingest).send({ events: batch });
-      }
+      const again = await resendUntilAnswered(http, ingest, batch);
       expect(again.status).toBe(202);
       expect(again.body.accepted + again.body.duplicates).toBe(5);
       expect(await container.mongo.db!.collection('events').countDocuments()).toBe(5);
@@ -142,23 +159,13 @@ describe('slow database', () => {
     const port = await proxy.start();
     const prefix = uniqueName('q');
     const dbName = uniqueName('ingest_slow');
-    const config = testConfig(
-      { queuePrefix: prefix, ingestTimeoutMs: 800, ingestMaxInFlight: 4 },
-      {
-        MONGODB_URL: `mongodb://127.0.0.1:${port}/${dbName}`,
-        REDIS_URL: 'redis://127.0.0.1:6379',
-        BOOTSTRAP_ADMIN_KEY: `adm_${randomBytes(24).toString('hex')}`,
-        MASTER_KEY: randomBytes(32).toString('hex'),
-      },
+    const { container, http, ingest, batch } = await ingestThrough(
+      `mongodb://127.0.0.1:${port}/${dbName}`,
+      prefix,
+      { ingestTimeoutMs: 800, ingestMaxInFlight: 4 },
+      'com.test.slow',
     );
-    const container = await createContainer(config, { logger: captureLogs().logger });
-    const http = supertest(createApp(container));
     try {
-      const created = await http.post('/v1/apps').set({ Authorization: `Bearer ${config.bootstrapAdminKey}` }).send({ appId: 'com.test.slow', name: 'Slow' });
-      const ingest = { Authorization: `Bearer ${created.body.ingestKey as string}` };
-      const id = `device-${randomUUID()}`;
-      await http.post('/v1/consent').set(ingest).send({ deviceId: id, granted: true, purposes: ['telemetry'], policyVersion: '1', source: 'test' });
-      const batch = Array.from({ length: 5 }, () => event(id));
 
       proxy.stall();
       const started = Date.now();
@@ -170,11 +177,7 @@ describe('slow database', () => {
       expect(slow.filter((r) => /capacity/.test(String(r.body.error.message)))).toHaveLength(1);
 
       proxy.resume();
-      let again = await http.post('/v1/events').set(ingest).send({ events: batch });
-      for (let i = 0; again.status === 503 && i < 40; i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        again = await http.post('/v1/events').set(ingest).send({ events: batch });
-      }
+      const again = await resendUntilAnswered(http, ingest, batch);
       expect(again.status).toBe(202);
       expect(again.body.accepted + again.body.duplicates).toBe(5);
       expect(await container.mongo.db!.collection('events').countDocuments()).toBe(5);
