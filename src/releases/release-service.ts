@@ -6,15 +6,11 @@ import { compareVersions } from './native-version.js';
 import { parseEd25519PublicKey, toPem, verifyReleaseSignature } from './release-signature.js';
 import type { ReleaseRecord, ReleaseStore } from './release-store.js';
 
-export interface CreateReleaseInput {
-  version: string;
-  bundleUrl: string;
-  sha256: string;
-  signature?: string;
-  minNativeVersion?: string;
-  maxNativeVersion?: string;
-  notes?: string;
-}
+/** What a caller supplies; the rest of the record (id, app, author, time) the service fills in. */
+export type CreateReleaseInput = Pick<
+  ReleaseRecord,
+  'version' | 'bundleUrl' | 'sha256' | 'signature' | 'minNativeVersion' | 'maxNativeVersion' | 'notes'
+>;
 
 export class ReleaseService {
   constructor(
