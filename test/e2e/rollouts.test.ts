@@ -145,7 +145,11 @@ describe('rollouts driven by people', () => {
 
     // Webhooks: the first attempt got a 500 and was retried with backoff; every event arrived signed.
     await waitFor(async () => (receiver.received.filter((r) => r.headers['x-otaguard-event'] === 'rollout.completed').length > 0 ? true : null), 15_000, 'rollout.completed');
-    const paused1 = receiver.received.filter((r) => r.headers['x-otaguard-event'] === 'rollout.paused');
+    // The retry of the first paused delivery runs on its own backoff clock and may land after rollout.completed.
+    const paused1 = await waitFor(async () => {
+      const seen = receiver.received.filter((r) => r.headers['x-otaguard-event'] === 'rollout.paused');
+      return seen.length >= 2 ? seen : null;
+    }, 15_000, 'the retried rollout.paused');
     expect(paused1.length).toBe(2);
     expect(JSON.parse(paused1[1]!.body).data).toMatchObject({ rolloutId: id, reason: 'support tickets rising', status: 'paused', actor: expect.stringMatching(/^key_/) });
     const log = await ctx.http.get(`/v1/webhooks/${hook.body.id}/deliveries`).set(ctx.admin);
