@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { DUPLICATE_KEY, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
+import { deleteByIds, type IdLookup } from './id-lookup.js';
 
 /** The bundle the device last confirmed running (its newest `app_ready` by occurredAt). */
 export interface CurrentBundle {
@@ -29,6 +30,8 @@ export interface DeviceActivity {
 export interface DeviceStateStore {
   /** Bulk upserts with commutative operators ($max/$min/$setOnInsert): replays and reorderings converge. */
   recordActivity(appId: string, activity: readonly DeviceActivity[]): Promise<void>;
+  /** Deletes these devices' state (ingest's retraction of a batch that raced an erasure). */
+  remove(appId: string, pids: readonly string[]): Promise<number>;
 }
 
 export interface DeviceDoc {
@@ -70,8 +73,15 @@ interface BulkFailure {
 export class MongoDeviceStateStore implements DeviceStateStore {
   readonly model: Model<DeviceDoc>;
 
-  constructor(connection: Connection) {
+  constructor(
+    connection: Connection,
+    private readonly lookup: IdLookup = 'in',
+  ) {
     this.model = connection.model<DeviceDoc>('Device', deviceSchema);
+  }
+
+  remove(appId: string, pids: readonly string[]): Promise<number> {
+    return deleteByIds(rawCollection(this.model), pids.map((pid) => deviceDocId(appId, pid)), this.lookup);
   }
 
   async recordActivity(appId: string, activity: readonly DeviceActivity[]): Promise<void> {

@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { DUPLICATE_KEY, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
+import { deleteByIds, type IdLookup } from './id-lookup.js';
 import { EVENT_TYPES, type StoredEvent } from './stored-event.js';
 
 /** Durable storage of raw events. */
@@ -11,6 +12,8 @@ export interface EventStore {
    * Any other write failure rejects: then nothing may be acknowledged.
    */
   insert(events: readonly StoredEvent[]): Promise<boolean[]>;
+  /** Deletes the events with these `_id`s (ingest's retraction of a batch that raced an erasure). */
+  remove(ids: readonly string[]): Promise<number>;
 }
 
 const eventSchema = new Schema<StoredEvent>(
@@ -62,7 +65,10 @@ function duplicateIndexes(err: unknown): number[] | undefined {
 export class MongoEventStore implements EventStore {
   readonly model: Model<StoredEvent>;
 
-  constructor(connection: Connection) {
+  constructor(
+    connection: Connection,
+    private readonly lookup: IdLookup = 'in',
+  ) {
     this.model = connection.model<StoredEvent>('TelemetryEvent', eventSchema);
   }
 
@@ -78,5 +84,9 @@ export class MongoEventStore implements EventStore {
       for (const index of duplicates) stored[index] = false;
     }
     return stored;
+  }
+
+  remove(ids: readonly string[]): Promise<number> {
+    return deleteByIds(rawCollection(this.model), ids, this.lookup);
   }
 }

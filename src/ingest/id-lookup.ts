@@ -32,3 +32,14 @@ export async function findByIds<T extends mongo.Document>(
   );
   return found.filter((doc): doc is T => doc !== null);
 }
+
+/** Deletes the documents whose `_id` is in `ids`; returns how many went. Same strategy as findByIds. */
+export async function deleteByIds<T extends mongo.Document>(collection: mongo.Collection<T>, ids: readonly string[], lookup: IdLookup): Promise<number> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return 0;
+  if (lookup === 'in' && unique.length > 1) {
+    return (await collection.deleteMany({ _id: { $in: unique } } as mongo.Filter<T>)).deletedCount;
+  }
+  const results = await Promise.all(unique.map((id) => collection.deleteOne({ _id: id } as mongo.Filter<T>)));
+  return results.reduce((sum, r) => sum + r.deletedCount, 0);
+}

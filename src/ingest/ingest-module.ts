@@ -39,18 +39,20 @@ export function createIngestModule(deps: {
   idLookup: IdLookup;
 }): IngestModule {
   const { config, mongo, clock, logger, pseudonyms, suppressions } = deps;
-  const devices = new MongoDeviceStateStore(mongo);
+  const devices = new MongoDeviceStateStore(mongo, deps.idLookup);
+  const events = new MongoEventStore(mongo, deps.idLookup);
   const states = new MongoConsentStateStore(mongo, deps.idLookup);
   const rateLimits = new RedisIngestRateLimits(deps.redis, config.queuePrefix, {
     appEventsPerSecond: config.ingestAppEventsPerSecond,
     deviceEventsPerMinute: config.ingestDeviceEventsPerMinute,
   });
   const gate = new InFlightGate(config.ingestMaxInFlight);
-  const writer = new CoalescingEventWriter(new MongoEventStore(mongo), deps.acceptedEvents, (err) =>
+  const writer = new CoalescingEventWriter(events, deps.acceptedEvents, (err) =>
     logger.warn({ err: { name: (err as Error | undefined)?.name } }, 'accepted-events listener failed'),
   );
   const ingest = new IngestService({
     writer,
+    events,
     devices,
     consents: states,
     suppressions,

@@ -4,6 +4,7 @@ import { DomainError, RateLimitedError, TooLargeError, UnavailableError } from '
 import type { Logger } from '../logger.js';
 import type { ConsentStateStore } from './consent-store.js';
 import type { DeviceStateStore } from './device-state-store.js';
+import type { EventStore } from './event-store.js';
 import { activityOf, DAY_MS, RecentDeviceActivity, toStored, utcDay } from './event-folding.js';
 import type { EventShapeCheck } from './event-shape.js';
 import type { InFlightGate, IngestRateLimits } from './ingest-limits.js';
@@ -52,6 +53,8 @@ export interface EventWriter {
 
 export interface IngestDeps {
   writer: EventWriter;
+  /** For retracting a batch that raced an erasure (see IngestService.retractLateSuppressed). */
+  events: Pick<EventStore, 'remove'>;
   devices: DeviceStateStore;
   consents: ConsentStateStore;
   suppressions: SuppressionStore;
@@ -183,15 +186,37 @@ export class IngestService {
     const events = unique.map((candidate) => candidate.event);
     const activity = activityOf(appId, events, this.recent, utcDay(now));
     const [stored] = await this.storage(Promise.all([this.deps.writer.write(events), this.deps.devices.recordActivity(appId, activity)]));
-    for (const a of activity) this.recent.remember(`${appId}:${a.pid}`, a);
-    const accepted = stored.filter(Boolean).length;
-    duplicates += stored.length - accepted;
+    const retracted = await this.storage(this.retractLateSuppressed(appId, unique));
+    let accepted = 0;
+    unique.forEach((candidate, i) => {
+      if (retracted.has(candidate.event.pid)) {
+        reject(candidate.index, 'suppressed', 'The device was put on the suppression list (erased or objected) while its batch was written; its events were deleted again');
+      } else if (stored[i]) accepted++;
+      else duplicates++;
+    });
+    for (const a of activity) if (!retracted.has(a.pid)) this.recent.remember(`${appId}:${a.pid}`, a);
 
     observer.events('accepted', accepted);
     observer.events('duplicate', duplicates);
     for (const r of rejected) observer.events(r.code, 1);
     rejected.sort((a, b) => a.index - b.index);
     return { accepted, duplicates, rejected };
+  }
+
+  /**
+   * An erasure may suppress a device after the check above and finish deleting before this batch's write
+   * lands, leaving events it never saw. So suppression is read again once the write is durable: a device
+   * suppressed by now gets this batch's events and its device state deleted again (an erasure that
+   * suppresses it later deletes after this write, and finds them itself). Returns the retracted pids.
+   */
+  private async retractLateSuppressed(appId: string, written: readonly Candidate[]): Promise<Set<string>> {
+    if (written.length === 0) return new Set();
+    const late = await this.deps.suppressions.suppressed(appId, [...new Set(written.map((c) => c.event.pid))]);
+    if (late.size === 0) return late;
+    const ids = written.filter((c) => late.has(c.event.pid)).map((c) => c.event._id);
+    await Promise.all([this.deps.events.remove(ids), this.deps.devices.remove(appId, [...late])]);
+    this.deps.logger.warn({ appId, devices: late.size, events: ids.length }, 'ingest retracted a batch written after its device was suppressed');
+    return late;
   }
 
   private async observeRefusal(check: Promise<void>): Promise<void> {

@@ -150,6 +150,44 @@ describe('erasure', () => {
     expect(again.body).toMatchObject({ id: first.id, duplicate: true, status: 'completed' });
   });
 
+  it('retracts a batch that passed the suppression check just before an erasure and landed after it', async () => {
+    const D = 'erase-device-D-racing';
+    await seedDevice(ctx, app.ingest, D, 20);
+    // The exact interleaving: ingest reads "not suppressed", then the whole erasure runs to completion,
+    // then ingest writes. The real stores answer; only the order is forced.
+    const store = ctx.container.suppressions;
+    const read = store.suppressed.bind(store);
+    let armed = true;
+    store.suppressed = async (appId, pids) => {
+      const answer = await read(appId, pids);
+      if (armed && pids.includes(pidOf(D))) {
+        armed = false;
+        expect((await erase(D)).body.status).toBe('completed');
+      }
+      return answer;
+    };
+    try {
+      const batch = Array.from({ length: 5 }, (_, i) => ({
+        eventId: crypto.randomUUID(),
+        deviceId: D,
+        type: 'app_ready',
+        version: '1.3.0',
+        channel: 'production',
+        platform: 'android',
+        occurredAt: new Date(Date.now() - 1000 - i).toISOString(),
+      }));
+      const res = await ctx.http.post('/v1/events').set(app.ingest).send({ events: batch });
+      expect(armed).toBe(false);
+      expect(res.status).toBe(202);
+      expect(res.body.accepted).toBe(0);
+      expect(res.body.rejected).toEqual(batch.map((_, index) => expect.objectContaining({ index, code: 'suppressed' })));
+    } finally {
+      store.suppressed = read;
+    }
+    const left = await holdings(pidOf(D));
+    expect(left).toMatchObject({ events: 0, devices: 0, consents: 0, device_consents: 0 });
+  });
+
   it('audits every step as the system', async () => {
     const entries = await ctx.container.audit.find({ limit: 1000 });
     const mine = entries.filter((e) => e.target === `privacy-request:${first.id}`);
