@@ -38,6 +38,29 @@ function peakRssMb(pid: number | undefined): number {
   return kb / 1024;
 }
 
+/** `otaguard_ingest_phase_seconds` sums and counts, by phase, from a /metrics scrape. */
+async function phaseTotals(url: string): Promise<Map<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const totals = new Map<string, { sum: number; count: number }>();
+  for (const [, kind, phase, value] of text.matchAll(/^otaguard_ingest_phase_seconds_(sum|count)\{phase="(\w+)"\} (\S+)$/gm)) {
+    const entry = totals.get(phase!) ?? { sum: 0, count: 0 };
+    entry[kind as 'sum' | 'count'] = Number(value);
+    totals.set(phase!, entry);
+  }
+  return totals;
+}
+
+/** Mean milliseconds per batch in each phase between two scrapes. */
+function phaseMeans(before: Map<string, { sum: number; count: number }>, after: Map<string, { sum: number; count: number }>): string {
+  return [...after]
+    .map(([phase, a]) => {
+      const b = before.get(phase) ?? { sum: 0, count: 0 };
+      const count = a.count - b.count;
+      return `${phase} ${count > 0 ? (((a.sum - b.sum) / count) * 1000).toFixed(1) : '-'}`;
+    })
+    .join(', ');
+}
+
 function describe(label: string, r: LoadResult): string {
   return `${label}: ${round(r.acceptedPerSecond)} events/s (${round(r.requestsPerSecond)} req/s) p50=${r.p50}ms p99=${r.p99}ms non2xx=${r.non2xx} errors=${r.errors}`;
 }
@@ -121,9 +144,11 @@ async function main(): Promise<void> {
     const fixed = async (share: number): Promise<LoadResult> => {
       const rate = Math.max(1, kneeRps * share);
       await settle();
+      const phasesBefore = await phaseTotals(server.url);
       const result = await openLoop({ url: server.url, ingestKey, rate, seconds: 10, body, acknowledged });
       accepted += result.accepted;
       log(describe(`open loop at ${share * 100}% of knee (${round(rate, 1)} req/s)`, result));
+      log(`  mean ms per batch by phase: ${phaseMeans(phasesBefore, await phaseTotals(server.url))}`);
       // For comparison, autocannon's per-connection, per-second budget (bursty at second boundaries).
       await run(`  autocannon overallRate ${Math.round(rate)} (16 connections)`, 16, 6, Math.round(rate));
       return result;

@@ -24,6 +24,8 @@ export interface Config {
   readonly metricsFlushIntervalMs: number;
   /** Event batches one api process works on at once; more are refused with 503 + Retry-After. */
   readonly ingestMaxInFlight: number;
+  /** Hot-path database writes in flight at once per process; 0 = automatic (1 on FerretDB, unbounded on MongoDB). */
+  readonly dbWriteConcurrency: number;
   /** How long an ingest request may take (reads + durable write) before it is answered 503. */
   readonly ingestTimeoutMs: number;
   /** Per-app ingest rate limit (events per second, shared by all api processes through Redis). */
@@ -130,6 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 250, 20, 1000),
     ingestMaxInFlight: integer(env, 'INGEST_MAX_IN_FLIGHT', 64, 1, 10_000),
     ingestTimeoutMs: integer(env, 'INGEST_TIMEOUT_MS', 5000, 100, 120_000),
+    dbWriteConcurrency: integer(env, 'DB_WRITE_CONCURRENCY', 0, 0, 1000),
     ingestAppEventsPerSecond: integer(env, 'INGEST_APP_EVENTS_PER_SECOND', 10_000, 500, 10_000_000),
     ingestDeviceEventsPerMinute: integer(env, 'INGEST_DEVICE_EVENTS_PER_MINUTE', 600, 500, 10_000_000),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),

@@ -26,6 +26,7 @@ import type { AcceptedEventsListener } from './ingest/stored-event.js';
 import { MongoSuppressionStore, type SuppressionStore } from './ingest/suppression-store.js';
 import type { ConsentService } from './ingest/consent-service.js';
 import { detectIdLookup } from './ingest/id-lookup.js';
+import { WriteLane } from './write-lane.js';
 import { createIngestModule } from './ingest/ingest-module.js';
 import type { IngestService } from './ingest/ingest-service.js';
 import { Queues } from './queues.js';
@@ -104,13 +105,15 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const audit = new AuditLog(new MongoAuditStore(mongo), clock, keyRing.derive('audit-mac'));
   const idLookup = await detectIdLookup(mongo);
   const suppressions = new MongoSuppressionStore(mongo, idLookup);
+  // FerretDB is the server that needs point lookups (see id-lookup.ts), and one writer at a time.
+  const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency);
   const acceptedEvents: AcceptedEventsListener[] = [];
   const deviceMetrics = createDeviceMetrics({
-    mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs,
+    mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs, writeLane,
   });
   acceptedEvents.push(deviceMetrics.aggregator);
   const { ingest, consent } = createIngestModule({
-    config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, acceptedEvents, idLookup,
+    config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, acceptedEvents, idLookup, writeLane,
   });
 
   const webhooks = new WebhookService(new MongoWebhookStore(mongo), new SecretBox(keyRing.derive('webhook-secrets')), queues, clock);

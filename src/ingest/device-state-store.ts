@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { DUPLICATE_KEY, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
+import { WriteLane } from '../write-lane.js';
 import { deleteByIds, type IdLookup } from './id-lookup.js';
 
 /** The bundle the device last confirmed running (its newest `app_ready` by occurredAt). */
@@ -76,6 +77,8 @@ export class MongoDeviceStateStore implements DeviceStateStore {
   constructor(
     connection: Connection,
     private readonly lookup: IdLookup = 'in',
+    /** Shared with the event writer (see write-lane.ts). */
+    private readonly lane: WriteLane = new WriteLane(Number.POSITIVE_INFINITY),
   ) {
     this.model = connection.model<DeviceDoc>('Device', deviceSchema);
   }
@@ -99,15 +102,17 @@ export class MongoDeviceStateStore implements DeviceStateStore {
       },
     }));
     try {
-      await rawCollection(this.model).bulkWrite(ops, { ordered: false });
+      await this.lane.run(() => rawCollection(this.model).bulkWrite(ops, { ordered: false }));
     } catch (err) {
       // Two batches of a new device raced to create it; the losers' updates now find the document.
       const failure = err as BulkFailure;
       const errors = failure.writeErrors === undefined ? [] : [failure.writeErrors].flat();
       if (failure.name !== 'MongoBulkWriteError' || errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
-      await rawCollection(this.model).bulkWrite(
-        errors.map((e) => ops[e.index]!),
-        { ordered: false },
+      await this.lane.run(() =>
+        rawCollection(this.model).bulkWrite(
+          errors.map((e) => ops[e.index]!),
+          { ordered: false },
+        ),
       );
     }
   }

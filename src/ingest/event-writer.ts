@@ -1,14 +1,21 @@
 import type { EventStore } from './event-store.js';
 import type { AcceptedEventsListener, StoredEvent } from './stored-event.js';
+import { WriteLane } from '../write-lane.js';
 
 export interface EventWriterOptions {
-  /** Inserts in flight at once. FerretDB/SQLite has one writer, so more only adds lock contention. */
+  /** Inserts this writer keeps in flight at once (also bounded by `lane`). */
   maxConcurrentWrites: number;
   /** Largest coalesced insert. */
   maxEventsPerWrite: number;
+  /** The process's write lane, shared with device state and metric counters (see write-lane.ts). */
+  lane: WriteLane;
 }
 
-export const DEFAULT_EVENT_WRITER_OPTIONS: EventWriterOptions = { maxConcurrentWrites: 2, maxEventsPerWrite: 2000 };
+export const DEFAULT_EVENT_WRITER_OPTIONS: EventWriterOptions = {
+  maxConcurrentWrites: 2,
+  maxEventsPerWrite: 2000,
+  lane: new WriteLane(Number.POSITIVE_INFINITY),
+};
 
 interface Submission {
   events: readonly StoredEvent[];
@@ -19,8 +26,9 @@ interface Submission {
 /**
  * Group commit: while the allowed inserts are in flight, batches from concurrent requests wait and then go
  * to the database together as one unordered insertMany. Idle, a batch is written at once (no added
- * latency); busy, many small writes become a few large ones. After each durable write the accepted-events
- * listeners hear about the newly stored events, synchronously and shielded from each other.
+ * latency); busy, many small writes become a few large ones. A group is formed when the write lane lets
+ * its insert through, so whatever arrived while it waited goes with it. After each durable write the
+ * accepted-events listeners hear about the newly stored events, synchronously and shielded from each other.
  */
 export class CoalescingEventWriter {
   private readonly pending: Submission[] = [];
@@ -44,24 +52,32 @@ export class CoalescingEventWriter {
 
   private pump(): void {
     while (this.active < this.options.maxConcurrentWrites && this.pending.length > 0) {
-      const group: Submission[] = [];
-      let size = 0;
-      while (this.pending.length > 0) {
-        const next = this.pending[0]!;
-        if (group.length > 0 && size + next.events.length > this.options.maxEventsPerWrite) break;
-        group.push(next);
-        size += next.events.length;
-        this.pending.shift();
-      }
       this.active++;
-      void this.flush(group).finally(() => {
-        this.active--;
-        this.pump();
-      });
+      void this.options.lane
+        .run(() => this.flush(this.takeGroup()))
+        .finally(() => {
+          this.active--;
+          this.pump();
+        });
     }
   }
 
+  /** The oldest pending submissions, up to `maxEventsPerWrite` events (at least one submission). */
+  private takeGroup(): Submission[] {
+    const group: Submission[] = [];
+    let size = 0;
+    while (this.pending.length > 0) {
+      const next = this.pending[0]!;
+      if (group.length > 0 && size + next.events.length > this.options.maxEventsPerWrite) break;
+      group.push(next);
+      size += next.events.length;
+      this.pending.shift();
+    }
+    return group;
+  }
+
   private async flush(group: readonly Submission[]): Promise<void> {
+    if (group.length === 0) return; // an earlier group, let through first, took them all
     const all = group.length === 1 ? group[0]!.events : group.flatMap((submission) => submission.events);
     let stored: boolean[];
     try {

@@ -11,13 +11,14 @@ import { ConsentService } from './consent-service.js';
 import { MongoDeviceStateStore } from './device-state-store.js';
 import { eventShapeCheck } from './event-shape.js';
 import { MongoEventStore } from './event-store.js';
-import { CoalescingEventWriter } from './event-writer.js';
+import { CoalescingEventWriter, DEFAULT_EVENT_WRITER_OPTIONS } from './event-writer.js';
 import type { IdLookup } from './id-lookup.js';
 import { InFlightGate, RedisIngestRateLimits } from './ingest-limits.js';
 import { prometheusIngestObserver } from './ingest-metrics.js';
 import { INGEST_LIMITS, IngestService } from './ingest-service.js';
 import type { AcceptedEventsListener } from './stored-event.js';
 import type { SuppressionStore } from './suppression-store.js';
+import type { WriteLane } from '../write-lane.js';
 
 export interface IngestModule {
   ingest: IngestService;
@@ -37,9 +38,10 @@ export function createIngestModule(deps: {
   suppressions: SuppressionStore;
   acceptedEvents: readonly AcceptedEventsListener[];
   idLookup: IdLookup;
+  writeLane: WriteLane;
 }): IngestModule {
   const { config, mongo, clock, logger, pseudonyms, suppressions } = deps;
-  const devices = new MongoDeviceStateStore(mongo, deps.idLookup);
+  const devices = new MongoDeviceStateStore(mongo, deps.idLookup, deps.writeLane);
   const events = new MongoEventStore(mongo, deps.idLookup);
   const states = new MongoConsentStateStore(mongo, deps.idLookup);
   const rateLimits = new RedisIngestRateLimits(deps.redis, config.queuePrefix, {
@@ -47,8 +49,11 @@ export function createIngestModule(deps: {
     deviceEventsPerMinute: config.ingestDeviceEventsPerMinute,
   });
   const gate = new InFlightGate(config.ingestMaxInFlight);
-  const writer = new CoalescingEventWriter(events, deps.acceptedEvents, (err) =>
-    logger.warn({ err: { name: (err as Error | undefined)?.name } }, 'accepted-events listener failed'),
+  const writer = new CoalescingEventWriter(
+    events,
+    deps.acceptedEvents,
+    (err) => logger.warn({ err: { name: (err as Error | undefined)?.name } }, 'accepted-events listener failed'),
+    { ...DEFAULT_EVENT_WRITER_OPTIONS, lane: deps.writeLane },
   );
   const ingest = new IngestService({
     writer,

@@ -8,7 +8,7 @@ import type { EventStore } from './event-store.js';
 import { activityOf, DAY_MS, RecentDeviceActivity, toStored, utcDay } from './event-folding.js';
 import type { EventShapeCheck } from './event-shape.js';
 import type { InFlightGate, IngestRateLimits } from './ingest-limits.js';
-import type { EventOutcome, IngestObserver } from './ingest-metrics.js';
+import type { EventOutcome, IngestObserver, IngestPhase } from './ingest-metrics.js';
 import type { StoredEvent } from './stored-event.js';
 import type { SuppressionStore } from './suppression-store.js';
 
@@ -129,6 +129,12 @@ export class IngestService {
     const { appId } = app;
     const { clock, limits, rateLimits, observer } = this.deps;
     const now = clock.now();
+    let mark = performance.now();
+    const lap = (phase: IngestPhase): void => {
+      const at = performance.now();
+      observer.phase(phase, (at - mark) / 1000);
+      mark = at;
+    };
     const rejected: EventReject[] = [];
     const reject = (index: number, code: RejectCode, message: string, field?: string): void => {
       rejected.push({ index, code, message, ...(field ? { field } : {}) });
@@ -157,8 +163,10 @@ export class IngestService {
       perPid.set(pid, (perPid.get(pid) ?? 0) + 1);
       candidates.push({ index, event: toStored(appId, pid, event, now) });
     });
+    lap('check');
     // Both budgets in one Redis round trip, before any database read: an abusive device costs no reads.
     await this.observeRefusal(budgets(rateLimits.consumeApp(appId, items.length), rateLimits.consumeDevices(appId, perPid)));
+    lap('limits');
 
     const pids = [...perPid.keys()];
     // Consent is read from the database for every batch: a withdrawal made through another process
@@ -166,6 +174,7 @@ export class IngestService {
     const [suppressed, granted] = await this.storage(
       Promise.all([this.deps.suppressions.suppressed(appId, pids), this.deps.consents.telemetryGranted(appId, pids)]),
     );
+    lap('reads');
     const unique: Candidate[] = [];
     const ids = new Set<string>();
     let duplicates = 0;
@@ -186,7 +195,9 @@ export class IngestService {
     const events = unique.map((candidate) => candidate.event);
     const activity = activityOf(appId, events, this.recent, utcDay(now));
     const [stored] = await this.storage(Promise.all([this.deps.writer.write(events), this.deps.devices.recordActivity(appId, activity)]));
+    lap('write');
     const retracted = await this.storage(this.retractLateSuppressed(appId, unique));
+    lap('recheck');
     let accepted = 0;
     unique.forEach((candidate, i) => {
       if (retracted.has(candidate.event.pid)) {

@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { rawCollection } from '../connections.js';
+import { WriteLane } from '../write-lane.js';
 import {
   BUCKET_MS,
   COUNTER_FIELDS,
@@ -97,7 +98,11 @@ export class MongoCounterStore implements CounterStore {
   readonly model: Model<CounterDoc>;
   private pointLookups: Promise<boolean> | undefined;
 
-  constructor(private readonly connection: Connection) {
+  constructor(
+    private readonly connection: Connection,
+    /** The flush's increments share the process's write lane with ingest (see write-lane.ts). */
+    private readonly lane: WriteLane = new WriteLane(Number.POSITIVE_INFINITY),
+  ) {
     this.model = connection.model<CounterDoc>('MetricCounter', counterSchema);
   }
 
@@ -117,7 +122,7 @@ export class MongoCounterStore implements CounterStore {
       return { updateOne: { filter: { _id }, update: { $inc: e.inc, $setOnInsert: { appId, g, t: new Date(t) } }, upsert: true } };
     });
     try {
-      await rawCollection(this.model).bulkWrite(ops, { ordered: false });
+      await this.lane.run(() => rawCollection(this.model).bulkWrite(ops, { ordered: false }));
       return [];
     } catch (err) {
       const failure = err as { name?: string; writeErrors?: { index: number } | Array<{ index: number }> };
