@@ -27,6 +27,7 @@ import { MongoSuppressionStore, type SuppressionStore } from './ingest/suppressi
 import type { ConsentService } from './ingest/consent-service.js';
 import { detectIdLookup } from './ingest/id-lookup.js';
 import { WriteLane } from './write-lane.js';
+import { RedisGenerations } from './ingest/generations.js';
 import { createIngestModule } from './ingest/ingest-module.js';
 import type { IngestService } from './ingest/ingest-service.js';
 import { Queues } from './queues.js';
@@ -104,8 +105,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const apps = new AppService(new MongoAppStore(mongo), clock);
   const audit = new AuditLog(new MongoAuditStore(mongo), clock, keyRing.derive('audit-mac'));
   const idLookup = await detectIdLookup(mongo);
-  const suppressions = new MongoSuppressionStore(mongo, idLookup);
-  // FerretDB is the server that needs point lookups (see id-lookup.ts), and one writer at a time.
+  const generations = new RedisGenerations(redis, config.queuePrefix);
+  const suppressions = new MongoSuppressionStore(mongo, idLookup, generations);
+  // FerretDB is the server that needs single-_id queries (see id-lookup.ts), and one writer at a time.
   const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency);
   const acceptedEvents: AcceptedEventsListener[] = [];
   const deviceMetrics = createDeviceMetrics({
@@ -113,7 +115,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   acceptedEvents.push(deviceMetrics.aggregator);
   const { ingest, consent } = createIngestModule({
-    config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, acceptedEvents, idLookup, writeLane,
+    config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, generations, acceptedEvents, idLookup, writeLane,
   });
 
   const webhooks = new WebhookService(new MongoWebhookStore(mongo), new SecretBox(keyRing.derive('webhook-secrets')), queues, clock);

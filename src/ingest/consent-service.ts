@@ -4,6 +4,8 @@ import type { Pseudonyms } from '../crypto/pseudonyms.js';
 import { ConflictError, DomainError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ConsentLedger, ConsentRecord, ConsentState, ConsentStateStore } from './consent-store.js';
+import { consentScope } from './consent-gate.js';
+import type { Generations } from './generations.js';
 import type { IngestRateLimits } from './ingest-limits.js';
 import type { SuppressionStore } from './suppression-store.js';
 
@@ -30,6 +32,8 @@ export interface ConsentDeps {
   suppressions: SuppressionStore;
   pseudonyms: Pseudonyms;
   rateLimits: IngestRateLimits;
+  /** Advanced after each settled decision, before the answer (see ConsentGate). */
+  generations: Generations;
   clock: Clock;
   logger: Logger;
 }
@@ -81,6 +85,8 @@ export class ConsentService {
         if (await ledger.append({ receiptId, appId, pid, seq, granted, purposes, policyVersion, source, at })) break;
       }
       await this.catchUp(appId, pid);
+      // Before answering: from here on every process's next batch of this device reads the new state.
+      await this.deps.generations.advance(consentScope(appId, pid));
       return { receiptId, granted, purposes, policyVersion, source, recordedAt: at };
     });
   }

@@ -2,8 +2,12 @@ import type { Connection, mongo } from 'mongoose';
 
 /**
  * How to fetch many documents by `_id`. MongoDB answers one `$in` from the primary key. FerretDB 1.24's
- * SQLite backend pushes down only a filter that is exactly `{_id: <string>}`; anything else, `$in`
- * included, scans the whole collection. There, N parallel point lookups are far cheaper than one scan.
+ * SQLite backend pushes down to SQL only a filter that is exactly `{_id: <string>}`; anything else, `$in`
+ * included, is evaluated in FerretDB over every document of the collection. Even the pushed-down filter
+ * scans the table — its expression (`->'$._id'`) is not the one the `_id` index is built on (`->"_id"`),
+ * so SQLite cannot use the index (`EXPLAIN QUERY PLAN` says SCAN) — but SQLite's scan is far cheaper than
+ * FerretDB's, so there N parallel single-`_id` queries beat one `$in`. Hot paths avoid both where they
+ * can (see generations.ts).
  */
 export type IdLookup = 'in' | 'each';
 

@@ -18,6 +18,9 @@ import { prometheusIngestObserver } from './ingest-metrics.js';
 import { INGEST_LIMITS, IngestService } from './ingest-service.js';
 import type { AcceptedEventsListener } from './stored-event.js';
 import type { SuppressionStore } from './suppression-store.js';
+import { SuppressionGate } from './suppression-gate.js';
+import { ConsentGate } from './consent-gate.js';
+import type { Generations } from './generations.js';
 import type { WriteLane } from '../write-lane.js';
 
 export interface IngestModule {
@@ -36,6 +39,7 @@ export function createIngestModule(deps: {
   pseudonyms: Pseudonyms;
   validators: RequestValidators;
   suppressions: SuppressionStore;
+  generations: Generations;
   acceptedEvents: readonly AcceptedEventsListener[];
   idLookup: IdLookup;
   writeLane: WriteLane;
@@ -59,8 +63,8 @@ export function createIngestModule(deps: {
     writer,
     events,
     devices,
-    consents: states,
-    suppressions,
+    consents: new ConsentGate(states, deps.generations),
+    suppressions: new SuppressionGate(suppressions, deps.generations),
     pseudonyms,
     rateLimits,
     gate,
@@ -70,6 +74,6 @@ export function createIngestModule(deps: {
     logger,
     limits: { ...INGEST_LIMITS, timeoutMs: config.ingestTimeoutMs },
   });
-  const consent = new ConsentService({ ledger: new MongoConsentLedger(mongo), states, suppressions, pseudonyms, rateLimits, clock, logger });
+  const consent = new ConsentService({ ledger: new MongoConsentLedger(mongo), states, suppressions, pseudonyms, rateLimits, generations: deps.generations, clock, logger });
   return { ingest, consent };
 }

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Pseudonyms } from '../crypto/pseudonyms.js';
 import { DomainError, RateLimitedError, TooLargeError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ConsentStateStore } from './consent-store.js';
+import type { ConsentGate } from './consent-gate.js';
 import type { DeviceStateStore } from './device-state-store.js';
 import type { EventStore } from './event-store.js';
 import { activityOf, DAY_MS, RecentDeviceActivity, toStored, utcDay } from './event-folding.js';
@@ -10,7 +10,7 @@ import type { EventShapeCheck } from './event-shape.js';
 import type { InFlightGate, IngestRateLimits } from './ingest-limits.js';
 import type { EventOutcome, IngestObserver, IngestPhase } from './ingest-metrics.js';
 import type { StoredEvent } from './stored-event.js';
-import type { SuppressionStore } from './suppression-store.js';
+import type { SuppressionGate } from './suppression-gate.js';
 
 export type RejectCode = Exclude<EventOutcome, 'accepted' | 'duplicate'>;
 
@@ -56,8 +56,8 @@ export interface IngestDeps {
   /** For retracting a batch that raced an erasure (see IngestService.retractLateSuppressed). */
   events: Pick<EventStore, 'remove'>;
   devices: DeviceStateStore;
-  consents: ConsentStateStore;
-  suppressions: SuppressionStore;
+  consents: ConsentGate;
+  suppressions: SuppressionGate;
   pseudonyms: Pseudonyms;
   rateLimits: IngestRateLimits;
   gate: InFlightGate;
@@ -164,15 +164,19 @@ export class IngestService {
       candidates.push({ index, event: toStored(appId, pid, event, now) });
     });
     lap('check');
-    // Both budgets in one Redis round trip, before any database read: an abusive device costs no reads.
+    // The budgets and the suppression and consent generations in one Redis round trip, before any
+    // database read: an abusive device costs no reads.
+    const pids = [...perPid.keys()];
+    const generations = Promise.all([this.deps.suppressions.token(appId), this.deps.consents.tokens(appId, pids)]);
     await this.observeRefusal(budgets(rateLimits.consumeApp(appId, items.length), rateLimits.consumeDevices(appId, perPid)));
+    const [token, consentTokens] = await generations;
     lap('limits');
 
-    const pids = [...perPid.keys()];
-    // Consent is read from the database for every batch: a withdrawal made through another process
-    // applies to the very next batch.
+    // Both checked for every batch, from the database unless the generations say the answer this process
+    // read before still holds: a withdrawal or suppression made through another process applies to the
+    // very next batch.
     const [suppressed, granted] = await this.storage(
-      Promise.all([this.deps.suppressions.suppressed(appId, pids), this.deps.consents.telemetryGranted(appId, pids)]),
+      Promise.all([this.deps.suppressions.suppressed(appId, pids, token), this.deps.consents.granted(appId, pids, consentTokens)]),
     );
     lap('reads');
     const unique: Candidate[] = [];
@@ -196,7 +200,7 @@ export class IngestService {
     const activity = activityOf(appId, events, this.recent, utcDay(now));
     const [stored] = await this.storage(Promise.all([this.deps.writer.write(events), this.deps.devices.recordActivity(appId, activity)]));
     lap('write');
-    const retracted = await this.storage(this.retractLateSuppressed(appId, unique));
+    const retracted = await this.storage(this.retractLateSuppressed(appId, unique, token));
     lap('recheck');
     let accepted = 0;
     unique.forEach((candidate, i) => {
@@ -216,13 +220,14 @@ export class IngestService {
 
   /**
    * An erasure may suppress a device after the check above and finish deleting before this batch's write
-   * lands, leaving events it never saw. So suppression is read again once the write is durable: a device
-   * suppressed by now gets this batch's events and its device state deleted again (an erasure that
-   * suppresses it later deletes after this write, and finds them itself). Returns the retracted pids.
+   * lands, leaving events it never saw. So suppression is checked again once the write is durable (a
+   * database read only when the app's suppression generation moved): a device suppressed by now gets this
+   * batch's events and its device state deleted again (an erasure that suppresses it later deletes after
+   * this write, and finds them itself). Returns the retracted pids.
    */
-  private async retractLateSuppressed(appId: string, written: readonly Candidate[]): Promise<Set<string>> {
+  private async retractLateSuppressed(appId: string, written: readonly Candidate[], token: string | undefined): Promise<Set<string>> {
     if (written.length === 0) return new Set();
-    const late = await this.deps.suppressions.suppressed(appId, [...new Set(written.map((c) => c.event.pid))]);
+    const late = await this.deps.suppressions.suppressedSince(appId, [...new Set(written.map((c) => c.event.pid))], token);
     if (late.size === 0) return late;
     const ids = written.filter((c) => late.has(c.event.pid)).map((c) => c.event._id);
     await Promise.all([this.deps.events.remove(ids), this.deps.devices.remove(appId, [...late])]);

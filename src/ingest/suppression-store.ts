@@ -2,6 +2,8 @@ import { Schema, type Connection, type Model } from 'mongoose';
 import { rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
 import { findByIds, type IdLookup } from './id-lookup.js';
+import type { Generations } from './generations.js';
+import { suppressionScope } from './suppression-gate.js';
 
 export type SuppressionReason = 'erasure' | 'objection';
 
@@ -17,7 +19,7 @@ export interface Suppression {
 
 /** Devices whose data was erased or who objected. Ingest checks it synchronously before any write. */
 export interface SuppressionStore {
-  /** Idempotent: suppressing twice keeps the first record. */
+  /** Idempotent: suppressing twice keeps the first record. Advances the app's suppression generation after it. */
   add(suppression: Suppression): Promise<void>;
   /** The subset of `pids` that is suppressed for this app. */
   suppressed(appId: string, pids: readonly string[]): Promise<Set<string>>;
@@ -54,6 +56,8 @@ export class MongoSuppressionStore implements SuppressionStore {
   constructor(
     connection: Connection,
     private readonly lookup: IdLookup = 'in',
+    /** Absent only where nothing caches suppression answers (tests of other parts). */
+    private readonly generations?: Generations,
   ) {
     this.model = connection.model<SuppressionDoc>('Suppression', suppressionSchema);
   }
@@ -65,11 +69,13 @@ export class MongoSuppressionStore implements SuppressionStore {
       { $setOnInsert: { _id: idOf(appId, pid), ...suppression } },
       { upsert: true },
     );
+    // After the record is durable and before the caller deletes anything (see SuppressionGate).
+    await this.generations?.advance(suppressionScope(appId));
   }
 
   async suppressed(appId: string, pids: readonly string[]): Promise<Set<string>> {
     if (pids.length === 0) return new Set();
-    // Looked up by _id, the primary key: one round trip for a whole batch (point lookups on FerretDB).
+    // By _id: one `$in` round trip on MongoDB, parallel single-_id queries on FerretDB (see id-lookup.ts).
     const docs = await findByIds(rawCollection(this.model), pids.map((pid) => idOf(appId, pid)), { pid: 1 }, this.lookup);
     return new Set(docs.map((doc) => doc.pid));
   }

@@ -177,7 +177,7 @@ export class MongoCounterStore implements CounterStore {
     if (ops.length > 0) await rawCollection(this.model).bulkWrite(ops, { ordered: false });
   }
 
-  /** `$in` on MongoDB; parallel point lookups on FerretDB, where `$in` scans the collection. */
+  /** `$in` on MongoDB; parallel single-`_id` queries on FerretDB, whose `$in` is far slower (see id-lookup.ts). */
   private async byIds(ids: readonly string[]): Promise<CounterDoc[]> {
     if (ids.length === 0) return [];
     const collection = rawCollection(this.model);

@@ -152,9 +152,9 @@ describe('erasure', () => {
 
   it('retracts a batch that passed the suppression check just before an erasure and landed after it', async () => {
     const D = 'erase-device-D-racing';
-    await seedDevice(ctx, app.ingest, D, 20);
-    // The exact interleaving: ingest reads "not suppressed", then the whole erasure runs to completion,
-    // then ingest writes. The real stores answer; only the order is forced.
+    await seedDevice(ctx, app.ingest, D, 0); // consent only: its first batch is the one that races
+    // The exact interleaving: ingest reads "not suppressed" from the database, then the whole erasure runs
+    // to completion, then ingest writes. The real stores answer; only the order is forced.
     const store = ctx.container.suppressions;
     const read = store.suppressed.bind(store);
     let armed = true;

@@ -50,6 +50,7 @@ function service(ledger: MemoryLedger, states: LossyStates): ConsentService {
     suppressions: { add: async () => undefined, suppressed: async () => new Set<string>() },
     pseudonyms: new Pseudonyms(new KeyRing(randomBytes(32))),
     rateLimits: { consumeApp: async () => undefined, consumeDevices: async () => undefined },
+    generations: { read: async () => undefined, advance: async () => undefined },
     clock: new ManualClock(),
     logger: createLogger('silent'),
   });

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * Tokens in Redis that change whenever what they guard changes, so a process may keep an answer it read
+ * from the database for as long as the token it read just before stays the same. Writers advance a token
+ * after their change is durable (and before acknowledging it). A token read also carries the reader's
+ * Redis connection generation: a Redis restart that lost tokens reads as a change, never as "nothing
+ * happened". Used on ingest's hot path (see SuppressionGate and ConsentGate), where on FerretDB every
+ * read scans its collection.
+ */
+export interface Generations {
+  /** The current tokens of `scopes`, in order; undefined when Redis cannot answer (then read the database). */
+  read(scopes: readonly string[]): Promise<string[] | undefined>;
+  /** A fresh token for `scope`. Throws when Redis cannot take it: then the change must not be acknowledged. */
+  advance(scope: string): Promise<void>;
+}
+
+export class RedisGenerations implements Generations {
+  private connection = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    redis.on('ready', () => this.connection++);
+  }
+
+  private key(scope: string): string {
+    return `${this.prefix}:generation:${scope}`;
+  }
+
+  async read(scopes: readonly string[]): Promise<string[] | undefined> {
+    if (scopes.length === 0) return [];
+    const connection = this.connection;
+    try {
+      const tokens = await this.redis.mget(scopes.map((scope) => this.key(scope)));
+      // A reconnect while the command ran may have read a fresh server: count the answer as the new one's.
+      const epoch = Math.max(connection, this.connection);
+      return tokens.map((token) => `${epoch}:${token ?? '-'}`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async advance(scope: string): Promise<void> {
+    await this.redis.set(this.key(scope), randomBytes(12).toString('base64url'));
+  }
+}
+
+/**
+ * Answers read from the database, remembered per scope under the generation token read before them;
+ * a different token forgets the scope's answers. Bounded: past `max` answers it starts over (a miss
+ * only costs a read).
+ */
+export class GenerationCache<V> {
+  private readonly scopes = new Map<string, { token: string; answers: Map<string, V> }>();
+  private size = 0;
+
+  constructor(private readonly max = 200_000) {}
+
+  get(scope: string, token: string, key: string): V | undefined {
+    const entry = this.scopes.get(scope);
+    return entry?.token === token ? entry.answers.get(key) : undefined;
+  }
+
+  set(scope: string, token: string, key: string, value: V): void {
+    let entry = this.scopes.get(scope);
+    if (entry?.token !== token) {
+      this.size -= entry?.answers.size ?? 0;
+      entry = { token, answers: new Map() };
+      this.scopes.set(scope, entry);
+    }
+    if (this.size >= this.max) {
+      this.scopes.clear();
+      this.size = 0;
+      entry = { token, answers: new Map() };
+      this.scopes.set(scope, entry);
+    }
+    if (!entry.answers.has(key)) this.size++;
+    entry.answers.set(key, value);
+  }
+}
