@@ -62,6 +62,8 @@ export interface LoadResult {
   acceptedPerSecond: number;
   p50: number;
   p99: number;
+  /** Mean latency (ms). */
+  mean: number;
   non2xx: number;
   errors: number;
 }
@@ -111,6 +113,7 @@ export async function load(options: {
     acceptedPerSecond: accepted / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    mean: result.latency.average,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
@@ -181,6 +184,7 @@ export async function openLoop(options: {
     acceptedPerSecond: accepted / duration,
     p50: pct(50),
     p99: pct(99),
+    mean: latencies.reduce((sum, l) => sum + l, 0) / Math.max(1, latencies.length),
     non2xx,
     errors,
   };

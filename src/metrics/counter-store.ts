@@ -121,14 +121,38 @@ export class MongoCounterStore implements CounterStore {
       const { appId, g, t } = e.rows[0]!.cell;
       return { updateOne: { filter: { _id }, update: { $inc: e.inc, $setOnInsert: { appId, g, t: new Date(t) } }, upsert: true } };
     });
+    if (this.lane.capacity !== Number.POSITIVE_INFINITY) return this.incrementOneByOne(docs, ops);
     try {
-      await this.lane.run(() => rawCollection(this.model).bulkWrite(ops, { ordered: false }));
+      await rawCollection(this.model).bulkWrite(ops, { ordered: false });
       return [];
     } catch (err) {
       const failure = err as { name?: string; writeErrors?: { index: number } | Array<{ index: number }> };
       if (failure.name !== 'MongoBulkWriteError' || failure.writeErrors === undefined) throw err;
       return [failure.writeErrors].flat().flatMap((e) => docs[e.index]?.[1].rows ?? []);
     }
+  }
+
+  /**
+   * On a bounded write lane (FerretDB), one document per turn: ingest's inserts queued meanwhile go
+   * between them instead of waiting for the whole flush (a second's worth of counters held the lane
+   * about 45 ms at 5,500 events/s). Returns the rows of documents that failed; throws only when all did.
+   */
+  private async incrementOneByOne(
+    docs: ReadonlyArray<[string, { rows: CounterRow[] }]>,
+    ops: ReadonlyArray<{ updateOne: { filter: { _id: string }; update: Record<string, unknown>; upsert: boolean } }>,
+  ): Promise<CounterRow[]> {
+    const failed: CounterRow[] = [];
+    let firstError: unknown;
+    for (const [i, { updateOne }] of ops.entries()) {
+      try {
+        await this.lane.run(() => rawCollection(this.model).updateOne(updateOne.filter, updateOne.update, { upsert: updateOne.upsert }));
+      } catch (err) {
+        firstError ??= err;
+        failed.push(...docs[i]![1].rows);
+      }
+    }
+    if (firstError !== undefined && failed.length === docs.reduce((n, [, e]) => n + e.rows.length, 0)) throw firstError;
+    return failed;
   }
 
   async find(q: CounterQuery): Promise<CounterRow[]> {
