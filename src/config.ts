@@ -129,7 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: oneOfPattern(env, 'QUEUE_PREFIX', /^[a-zA-Z0-9_-]{1,40}$/, 'otaguard'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 16_777_216),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
-    metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 250, 20, 1000),
+    metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 100, 20, 1000),
     ingestMaxInFlight: integer(env, 'INGEST_MAX_IN_FLIGHT', 64, 1, 10_000),
     ingestTimeoutMs: integer(env, 'INGEST_TIMEOUT_MS', 5000, 100, 120_000),
     dbWriteConcurrency: integer(env, 'DB_WRITE_CONCURRENCY', 0, 0, 1000),
