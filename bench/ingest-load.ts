@@ -139,9 +139,14 @@ export async function openLoop(options: {
   let accepted = 0;
   let non2xx = 0;
   let errors = 0;
-  const send = (planned: number): Promise<void> =>
+  // Bodies are made before the clock starts and acknowledged ids are collected after it stops, so the
+  // generator's own work and garbage stay out of the latencies it measures.
+  const total = Math.round(options.rate * options.seconds);
+  const batches = Array.from({ length: total }, () => options.body());
+  const acknowledgedBatches: number[] = [];
+  const send = (planned: number, k: number): Promise<void> =>
     new Promise((resolve) => {
-      const batch = options.body();
+      const batch = batches[k]!;
       const req = request(
         target,
         { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${options.ingestKey}` } },
@@ -152,7 +157,7 @@ export async function openLoop(options: {
             latencies.push(performance.now() - planned);
             if (res.statusCode === 202) {
               accepted += (JSON.parse(Buffer.concat(chunks).toString()) as { accepted: number }).accepted;
-              for (const id of batch.ids) options.acknowledged?.add(id);
+              acknowledgedBatches.push(k);
             } else non2xx++;
             resolve();
           });
@@ -164,17 +169,17 @@ export async function openLoop(options: {
       });
       req.end(batch.body);
     });
-  const total = Math.round(options.rate * options.seconds);
   const started = performance.now();
   const inFlight: Promise<void>[] = [];
   for (let k = 0; k < total; k++) {
     const planned = started + (k * 1000) / options.rate;
     const wait = planned - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    inFlight.push(send(planned));
+    inFlight.push(send(planned, k));
   }
   await Promise.all(inFlight);
   const duration = (performance.now() - started) / 1000;
+  for (const k of acknowledgedBatches) for (const id of batches[k]!.ids) options.acknowledged?.add(id);
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0);

@@ -57,6 +57,16 @@ async function phaseTotals(url: string): Promise<Map<string, { sum: number; coun
   return totals;
 }
 
+/** Event batches answered 202 so far, and how many of them within 50 ms, as the server measured them. */
+async function serverWithin50ms(url: string): Promise<{ count: number; within: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (re: RegExp): number => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+  return {
+    count: sum(/^otaguard_http_request_duration_seconds_count\{[^}]*route="\/v1\/events"[^}]*status="202"[^}]*\} (\S+)$/gm),
+    within: sum(/^otaguard_http_request_duration_seconds_bucket\{le="0\.05"[^}]*route="\/v1\/events"[^}]*status="202"[^}]*\} (\S+)$/gm),
+  };
+}
+
 /** Mean milliseconds per batch in each phase between two scrapes. */
 function phaseMeans(before: Map<string, { sum: number; count: number }>, after: Map<string, { sum: number; count: number }>): string {
   return [...after]
@@ -165,10 +175,15 @@ async function main(): Promise<void> {
       const rate = Math.max(1, eventsPerSecond / BATCH);
       await settle();
       const phasesBefore = await phaseTotals(server.url);
+      const serverBefore = await serverWithin50ms(server.url);
       const result = await openLoop({ url: server.url, ingestKey, rate, seconds: 10, body, acknowledged });
       accepted += result.accepted;
+      const serverAfter = await serverWithin50ms(server.url);
+      const answered = serverAfter.count - serverBefore.count;
+      const slow = answered - (serverAfter.within - serverBefore.within);
       log(describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result));
       log(`  mean ms per batch by phase: ${phaseMeans(phasesBefore, await phaseTotals(server.url))}`);
+      log(`  as the server measured it: ${slow} of ${answered} batches (${round((100 * slow) / Math.max(1, answered), 2)}%) took over 50 ms`);
       return result;
     };
     const at50 = await fixed('50% of the knee', capacity * 0.5);
