@@ -28,7 +28,9 @@ export async function ensureIndexes(connection: Connection): Promise<void> {
  * answer 503 instead of hanging. Workers use `workerRedisOptions` and reconnect forever.
  */
 export function requestRedisOptions(): RedisOptions {
-  return { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: false };
+  // Auto-pipelining: the commands a tick issues (a batch's rate limits and generation reads, other
+  // requests' likewise) leave in one socket write instead of one each.
+  return { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: false, enableAutoPipelining: true };
 }
 
 

@@ -12,14 +12,19 @@ export const LAUNCH_HISTORY_TTL_MS = 2 * 3_600_000;
 export const LAUNCH_JUDGE_MAX_AGE_MS = 90 * 60_000;
 const MAX_ENTRIES = 64;
 
+/** Entries appended to one key per script call (Lua's unpack has a bounded stack). */
+const APPEND_CHUNK = 500;
+
 const APPEND_SCRIPT = `
-redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
 redis.call('LTRIM', KEYS[1], -${MAX_ENTRIES}, -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
 
-type HistoryPipeline = ChainableCommander & { otaguardLaunchAppend(key: string, entry: string, ttlMs: string): HistoryPipeline };
+type HistoryPipeline = ChainableCommander & {
+  otaguardLaunchAppends(key: string, ttlMs: string, ...entries: string[]): HistoryPipeline;
+};
 
 export interface DeviceVersion {
   appId: string;
@@ -37,22 +42,33 @@ export class LaunchHistory {
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    if (!('otaguardLaunchAppend' in redis)) redis.defineCommand('otaguardLaunchAppend', { numberOfKeys: 1, lua: APPEND_SCRIPT });
+    if (!('otaguardLaunchAppends' in redis)) redis.defineCommand('otaguardLaunchAppends', { numberOfKeys: 1, lua: APPEND_SCRIPT });
   }
 
   private key(d: DeviceVersion): string {
     return `${this.prefix}:metrics:lh:${d.appId}:${d.version}:${d.pid.slice(0, 24)}`;
   }
 
-  /** Appends the launch-relevant events, installs first so a batch's own app_ready never precedes its install. */
+  /**
+   * Appends the launch-relevant events, installs first so a batch's own app_ready never precedes its
+   * install; one script call per device-version (a device's batch is one key, not one call per event).
+   */
   async append(events: readonly CountedEvent[]): Promise<void> {
     const relevant = events.filter((e) => LAUNCH_TYPES.has(e.type));
     if (relevant.length === 0) return;
     const ordered = [...relevant.filter((e) => e.type === 'installed'), ...relevant.filter((e) => e.type !== 'installed')];
-    const pipeline = this.redis.pipeline() as HistoryPipeline;
+    const byKey = new Map<string, string[]>();
     for (const e of ordered) {
       const key = this.key({ appId: e.appId, version: historyVersion(e), pid: e.pid });
-      pipeline.otaguardLaunchAppend(key, `${e.type}|${e.at}`, String(LAUNCH_HISTORY_TTL_MS));
+      const entries = byKey.get(key) ?? [];
+      entries.push(`${e.type}|${e.at}`);
+      byKey.set(key, entries);
+    }
+    const pipeline = this.redis.pipeline() as HistoryPipeline;
+    for (const [key, entries] of byKey) {
+      for (let i = 0; i < entries.length; i += APPEND_CHUNK) {
+        pipeline.otaguardLaunchAppends(key, String(LAUNCH_HISTORY_TTL_MS), ...entries.slice(i, i + APPEND_CHUNK));
+      }
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([err]) => err);
