@@ -28,6 +28,7 @@ import type { ConsentService } from './ingest/consent-service.js';
 import { detectIdLookup } from './ingest/id-lookup.js';
 import { WriteLane } from './write-lane.js';
 import { RedisGenerations } from './ingest/generations.js';
+import { SuppressionGate } from './ingest/suppression-gate.js';
 import { createIngestModule } from './ingest/ingest-module.js';
 import type { IngestService } from './ingest/ingest-service.js';
 import { Queues } from './queues.js';
@@ -107,6 +108,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const idLookup = await detectIdLookup(mongo);
   const generations = new RedisGenerations(redis, config.queuePrefix);
   const suppressions = new MongoSuppressionStore(mongo, idLookup, generations);
+  // One per process: ingest and the update check share what it has verified.
+  const suppressionGate = new SuppressionGate(suppressions, generations);
   // FerretDB is the server that needs single-_id queries (see id-lookup.ts), and one writer at a time.
   const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency);
   const acceptedEvents: AcceptedEventsListener[] = [];
@@ -115,12 +118,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   acceptedEvents.push(deviceMetrics.aggregator);
   const { ingest, consent } = createIngestModule({
-    config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, generations, acceptedEvents, idLookup, writeLane,
+    config, mongo, redis, metrics, clock, logger, pseudonyms, validators, suppressions, suppressionGate, generations, acceptedEvents, idLookup, writeLane,
   });
 
   const webhooks = new WebhookService(new MongoWebhookStore(mongo), new SecretBox(keyRing.derive('webhook-secrets')), queues, clock);
   const rollouts = createRolloutFeature({
-    mongo, queues, apps, audit, webhooks, pseudonyms, suppressions, clock, logger, idLookup, guardBucketSeconds: config.guardBucketSeconds,
+    mongo, queues, apps, audit, webhooks, pseudonyms, suppressionGate, clock, logger, idLookup, guardBucketSeconds: config.guardBucketSeconds,
     updateChecks: deviceMetrics.aggregator,
   });
   const privacy = createPrivacyFeature({ config, mongo, redis, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup });

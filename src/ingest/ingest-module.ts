@@ -18,7 +18,7 @@ import { prometheusIngestObserver } from './ingest-metrics.js';
 import { INGEST_LIMITS, IngestService } from './ingest-service.js';
 import type { AcceptedEventsListener } from './stored-event.js';
 import type { SuppressionStore } from './suppression-store.js';
-import { SuppressionGate } from './suppression-gate.js';
+import type { SuppressionGate } from './suppression-gate.js';
 import { ConsentGate } from './consent-gate.js';
 import type { Generations } from './generations.js';
 import type { WriteLane } from '../write-lane.js';
@@ -39,6 +39,7 @@ export function createIngestModule(deps: {
   pseudonyms: Pseudonyms;
   validators: RequestValidators;
   suppressions: SuppressionStore;
+  suppressionGate: SuppressionGate;
   generations: Generations;
   acceptedEvents: readonly AcceptedEventsListener[];
   idLookup: IdLookup;
@@ -64,7 +65,7 @@ export function createIngestModule(deps: {
     events,
     devices,
     consents: new ConsentGate(states, deps.generations),
-    suppressions: new SuppressionGate(suppressions, deps.generations),
+    suppressions: deps.suppressionGate,
     pseudonyms,
     rateLimits,
     gate,

@@ -22,6 +22,8 @@ export interface Exposure {
  */
 export interface ExposureStore {
   record(exposure: Omit<Exposure, 'firstSeenAt' | 'lastSeenAt'>, now: Date): Promise<void>;
+  /** Deletes one device's exposure (an update check's retraction after racing an erasure). */
+  remove(rolloutId: string, pid: string): Promise<void>;
   /** The subset of `pids` seen for the rollout. */
   seen(rolloutId: string, pids: readonly string[]): Promise<Set<string>>;
   deleteForRollout(rolloutId: string): Promise<number>;
@@ -67,6 +69,10 @@ export class MongoExposureStore implements ExposureStore {
     private readonly idLookup: IdLookup = 'in',
   ) {
     this.model = connection.model<ExposureDoc>('RolloutExposure', exposureSchema);
+  }
+
+  async remove(rolloutId: string, pid: string): Promise<void> {
+    await rawCollection(this.model).deleteOne({ _id: idOf(rolloutId, pid) });
   }
 
   async record(exposure: Omit<Exposure, 'firstSeenAt' | 'lastSeenAt'>, now: Date): Promise<void> {

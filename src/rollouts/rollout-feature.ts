@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Pseudonyms } from '../crypto/pseudonyms.js';
 import type { IdLookup } from '../ingest/id-lookup.js';
-import type { SuppressionStore } from '../ingest/suppression-store.js';
+import type { SuppressionGate } from '../ingest/suppression-gate.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
 import { ReleaseService } from '../releases/release-service.js';
@@ -48,7 +48,8 @@ export interface RolloutFeatureDeps {
   audit: AuditLog;
   webhooks: WebhookService;
   pseudonyms: Pseudonyms;
-  suppressions: SuppressionStore;
+  /** Suppression as the update check reads it (shared with ingest: see SuppressionGate). */
+  suppressionGate: SuppressionGate;
   clock: Clock;
   logger: Logger;
   guardBucketSeconds: number;
@@ -79,7 +80,7 @@ export function createRolloutFeature(deps: RolloutFeatureDeps): RolloutFeature {
     rollouts,
     channels: new ChannelService(channelStore, apps, audit, clock),
     guardRecords: new GuardRecordsService(transitions, guardLog, incidents, apps, audit, clock),
-    updateCheck: new UpdateCheckService(channelStore, rolloutStore, exposures, releases, deps.pseudonyms, deps.suppressions, clock, deps.logger, deps.updateChecks),
+    updateCheck: new UpdateCheckService(channelStore, rolloutStore, exposures, releases, deps.pseudonyms, deps.suppressionGate, clock, deps.logger, deps.updateChecks),
     guard,
     scheduler,
     rolloutStore,

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Pseudonyms } from '../crypto/pseudonyms.js';
-import type { SuppressionStore } from '../ingest/suppression-store.js';
+import type { SuppressionGate } from '../ingest/suppression-gate.js';
 import type { Logger } from '../logger.js';
 import { nativeVersionAllowed } from '../releases/native-version.js';
 import type { ReleaseService } from '../releases/release-service.js';
@@ -63,7 +63,7 @@ export class UpdateCheckService {
     private readonly exposures: ExposureStore,
     private readonly releases: ReleaseService,
     private readonly pseudonyms: Pseudonyms,
-    private readonly suppressions: SuppressionStore,
+    private readonly suppressions: SuppressionGate,
     private readonly clock: Clock,
     private readonly logger: Logger,
     /** Metrics: an update check makes the device active (see the README's Metrics section). */
@@ -73,15 +73,23 @@ export class UpdateCheckService {
   async check(appId: string, input: UpdateCheckInput): Promise<UpdateDecision> {
     const pid = this.pseudonyms.pid(appId, input.deviceId);
     const at = this.clock.now().getTime();
-    // Looked up once, alongside the decision's reads: the exposure and the activity both skip suppressed devices.
-    const suppressed = this.suppressions.suppressed(appId, [pid]).then((s) => s.size > 0);
+    // Looked up once, alongside the decision's reads: the exposure and the activity both skip suppressed
+    // devices (from the database only when the app's suppression generation moved: see SuppressionGate).
+    const token = this.suppressions.token(appId);
+    const suppressed = token.then((t) => this.suppressions.suppressed(appId, [pid], t)).then((s) => s.size > 0);
     suppressed.catch(() => undefined);
-    const decision = await this.decide(appId, input, pid, suppressed);
+    const decision = await this.decide(appId, input, pid, suppressed, token);
     await this.recordActivity(appId, input, pid, at, suppressed);
     return decision;
   }
 
-  private async decide(appId: string, input: UpdateCheckInput, pid: string, suppressed: Promise<boolean>): Promise<UpdateDecision> {
+  private async decide(
+    appId: string,
+    input: UpdateCheckInput,
+    pid: string,
+    suppressed: Promise<boolean>,
+    token: Promise<string | undefined>,
+  ): Promise<UpdateDecision> {
     const channel = await this.channels.get(appId, input.channel);
     if (!channel) return none('no_release');
     if (channel.blocked) return none('channel_blocked');
@@ -89,7 +97,7 @@ export class UpdateCheckService {
     const rollout = channel.activeRolloutId ? await this.rollouts.get(channel.activeRolloutId) : null;
     const open = rollout && (rollout.status === 'active' || rollout.status === 'paused') ? rollout : null;
     const offered = open !== null && open.status === 'active' && inRollout(open.id, pid, open.percentBp);
-    if (open) await this.recordExposure(appId, open, pid, input.platform, offered ? 'U' : 'C', suppressed);
+    if (open) await this.recordExposure(appId, open, pid, input.platform, offered ? 'U' : 'C', suppressed, token);
 
     if (open && input.currentVersion === open.version) return none('up_to_date');
     if (open && offered) {
@@ -128,7 +136,11 @@ export class UpdateCheckService {
     }
   }
 
-  /** Best effort: the decision is served even if the write fails; suppressed devices are never recorded. */
+  /**
+   * Best effort: the decision is served even if the write fails; suppressed devices are never recorded.
+   * Like ingest, it checks suppression again after the write: an erasure that suppressed the device in
+   * between (and may have finished deleting) leaves no exposure behind.
+   */
   private async recordExposure(
     appId: string,
     rollout: RolloutRecord,
@@ -136,10 +148,12 @@ export class UpdateCheckService {
     platform: string,
     arm: Arm,
     suppressed: Promise<boolean>,
+    token: Promise<string | undefined>,
   ): Promise<void> {
     try {
       if (await suppressed) return;
       await this.exposures.record({ rolloutId: rollout.id, appId, pid, platform, arm }, this.clock.now());
+      if ((await this.suppressions.suppressedSince(appId, [pid], await token)).size > 0) await this.exposures.remove(rollout.id, pid);
     } catch (err) {
       this.logger.warn({ rolloutId: rollout.id, err: (err as Error).name }, 'exposure not recorded');
     }

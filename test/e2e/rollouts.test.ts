@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../jobs/worker.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { startWebhookReceiver, waitFor } from '../helpers/webhook-receiver.js';
+import { settled } from './privacy-helpers.js';
 
 let ctx: TestContext;
 let workers: Workers;
@@ -192,6 +193,34 @@ describe('the update check', () => {
     await ctx.http.post(`/v1/apps/${appId}/channels/beta/unblock`).set(ctx.admin).send();
     expect((await check('native-new', '1.0.0', 'beta', '6.1.0')).action).toBe('update');
     expect(await check('x', '1.0.0', 'no-such-channel')).toEqual({ action: 'none', reason: 'no_release' });
+  });
+
+  it('leaves no exposure behind when an erasure runs between its suppression check and its write', async () => {
+    const deviceId = 'exposure-racing-device';
+    const pid = ctx.container.pseudonyms.pid(appId, deviceId);
+    // The exact interleaving: the check reads "not suppressed", the whole erasure runs to completion, then
+    // the check records the exposure. The real stores answer; only the order is forced.
+    const store = ctx.container.suppressions;
+    const read = store.suppressed.bind(store);
+    let erased: Record<string, unknown> | undefined;
+    store.suppressed = async (id, pids) => {
+      const answer = await read(id, pids);
+      if (!erased && pids.includes(pid)) {
+        const filed = await ctx.http.post('/v1/privacy/requests').set(ctx.admin).send({ appId, type: 'delete', deviceId, jurisdiction: 'gdpr' });
+        erased = await settled(ctx, filed.body.id as string);
+      }
+      return answer;
+    };
+    try {
+      expect((await check(deviceId, '1.0.0', 'beta', '6.1.0')).action).toBe('update');
+    } finally {
+      store.suppressed = read;
+    }
+    expect(erased?.status).toBe('completed');
+    expect(await ctx.container.mongo.db!.collection('rollout_exposures').countDocuments({ appId, pid })).toBe(0);
+    // And from then on the device is never recorded.
+    await check(deviceId, '1.0.0', 'beta', '6.1.0');
+    expect(await ctx.container.mongo.db!.collection('rollout_exposures').countDocuments({ appId, pid })).toBe(0);
   });
 
   it('refuses bad input and admin keys', async () => {

@@ -23,6 +23,7 @@ class FakeEvents implements GuardEventSource {
 function exposures(seen: Set<string>): ExposureStore {
   return {
     record: async () => undefined,
+    remove: async () => undefined,
     seen: async (_rolloutId, pids) => new Set(pids.filter((p) => seen.has(p))),
     deleteForRollout: async () => 0,
     newDevices: async () => ({ devicesU: 0, devicesC: 0 }),
