@@ -65,15 +65,13 @@ export class GenerationCache<V> {
   }
 
   set(scope: string, token: string, key: string, value: V): void {
-    let entry = this.scopes.get(scope);
-    if (entry?.token !== token) {
-      this.size -= entry?.answers.size ?? 0;
-      entry = { token, answers: new Map() };
-      this.scopes.set(scope, entry);
-    }
     if (this.size >= this.max) {
       this.scopes.clear();
       this.size = 0;
+    }
+    let entry = this.scopes.get(scope);
+    if (entry?.token !== token) {
+      this.size -= entry?.answers.size ?? 0;
       entry = { token, answers: new Map() };
       this.scopes.set(scope, entry);
     }
