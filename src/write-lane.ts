@@ -14,7 +14,17 @@ export class WriteLane {
 
   /** `configured` when > 0 (DB_WRITE_CONCURRENCY); else 1 on FerretDB and unbounded on MongoDB. */
   static for(onFerretDb: boolean, configured: number): WriteLane {
-    return new WriteLane(configured > 0 ? configured : onFerretDb ? 1 : Number.POSITIVE_INFINITY);
+    return configured > 0 ? new WriteLane(configured) : onFerretDb ? new WriteLane(1) : WriteLane.unbounded();
+  }
+
+  /** A lane that never makes a write wait (MongoDB; stores built without one). */
+  static unbounded(): WriteLane {
+    return new WriteLane(Number.POSITIVE_INFINITY);
+  }
+
+  /** Whether writes can ever wait here. */
+  get bounded(): boolean {
+    return this.capacity !== Number.POSITIVE_INFINITY;
   }
 
   /** Writes queued behind the ones running (a gauge for /metrics). */

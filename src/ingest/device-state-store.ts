@@ -78,7 +78,7 @@ export class MongoDeviceStateStore implements DeviceStateStore {
     connection: Connection,
     private readonly lookup: IdLookup = 'in',
     /** Shared with the event writer (see write-lane.ts). */
-    private readonly lane: WriteLane = new WriteLane(Number.POSITIVE_INFINITY),
+    private readonly lane: WriteLane = WriteLane.unbounded(),
   ) {
     this.model = connection.model<DeviceDoc>('Device', deviceSchema);
   }

@@ -14,7 +14,7 @@ export interface EventWriterOptions {
 export const DEFAULT_EVENT_WRITER_OPTIONS: EventWriterOptions = {
   maxConcurrentWrites: 2,
   maxEventsPerWrite: 2000,
-  lane: new WriteLane(Number.POSITIVE_INFINITY),
+  lane: WriteLane.unbounded(),
 };
 
 interface Submission {

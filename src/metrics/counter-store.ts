@@ -101,7 +101,7 @@ export class MongoCounterStore implements CounterStore {
   constructor(
     private readonly connection: Connection,
     /** The flush's increments share the process's write lane with ingest (see write-lane.ts). */
-    private readonly lane: WriteLane = new WriteLane(Number.POSITIVE_INFINITY),
+    private readonly lane: WriteLane = WriteLane.unbounded(),
   ) {
     this.model = connection.model<CounterDoc>('MetricCounter', counterSchema);
   }
@@ -121,7 +121,7 @@ export class MongoCounterStore implements CounterStore {
       const { appId, g, t } = e.rows[0]!.cell;
       return { updateOne: { filter: { _id }, update: { $inc: e.inc, $setOnInsert: { appId, g, t: new Date(t) } }, upsert: true } };
     });
-    if (this.lane.capacity !== Number.POSITIVE_INFINITY) return this.incrementOneByOne(docs, ops);
+    if (this.lane.bounded) return this.incrementOneByOne(docs, ops);
     try {
       await rawCollection(this.model).bulkWrite(ops, { ordered: false });
       return [];

@@ -58,6 +58,7 @@ describe('WriteLane', () => {
   it('chooses one writer on FerretDB and no bound on MongoDB unless configured', () => {
     expect(WriteLane.for(true, 0).capacity).toBe(1);
     expect(WriteLane.for(false, 0).capacity).toBe(Number.POSITIVE_INFINITY);
+    expect([WriteLane.for(true, 0).bounded, WriteLane.for(false, 0).bounded]).toEqual([true, false]);
     expect(WriteLane.for(true, 4).capacity).toBe(4);
   });
 });
