@@ -5,7 +5,7 @@ import { startWorkers, type Workers } from '../../jobs/worker.js';
 import { markPidCollection, pidCollections } from '../../src/privacy/pid-registry.js';
 import { verifyReceipt, type SignedReceipt } from '../../src/privacy/receipts.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
-import { seedDevice, settled } from './privacy-helpers.js';
+import { afterFirstSuppressionRead, seedDevice, settled } from './privacy-helpers.js';
 
 const fixtureSchema = new Schema({ _id: String, appId: String, subject: String, n: Number }, { versionKey: false, collection: 'test_erasure_fixture' });
 markPidCollection(fixtureSchema, { category: 'test fixture', purpose: 'prove erasure walks the registry', retention: 'test only', pidField: 'subject' });
@@ -154,19 +154,8 @@ describe('erasure', () => {
     const D = 'erase-device-D-racing';
     await seedDevice(ctx, app.ingest, D, 0); // consent only: its first batch is the one that races
     // The exact interleaving: ingest reads "not suppressed" from the database, then the whole erasure runs
-    // to completion, then ingest writes. The real stores answer; only the order is forced.
-    const store = ctx.container.suppressions;
-    const read = store.suppressed.bind(store);
-    let armed = true;
-    store.suppressed = async (appId, pids) => {
-      const answer = await read(appId, pids);
-      if (armed && pids.includes(pidOf(D))) {
-        armed = false;
-        expect((await erase(D)).body.status).toBe('completed');
-      }
-      return answer;
-    };
-    try {
+    // to completion, then ingest writes.
+    const erased = await afterFirstSuppressionRead(ctx, pidOf(D), () => erase(D), async () => {
       const batch = Array.from({ length: 5 }, (_, i) => ({
         eventId: crypto.randomUUID(),
         deviceId: D,
@@ -177,13 +166,11 @@ describe('erasure', () => {
         occurredAt: new Date(Date.now() - 1000 - i).toISOString(),
       }));
       const res = await ctx.http.post('/v1/events').set(app.ingest).send({ events: batch });
-      expect(armed).toBe(false);
       expect(res.status).toBe(202);
       expect(res.body.accepted).toBe(0);
       expect(res.body.rejected).toEqual(batch.map((_, index) => expect.objectContaining({ index, code: 'suppressed' })));
-    } finally {
-      store.suppressed = read;
-    }
+    });
+    expect(erased?.body.status).toBe('completed');
     const left = await holdings(pidOf(D));
     expect(left).toMatchObject({ events: 0, devices: 0, consents: 0, device_consents: 0 });
   });

@@ -114,3 +114,25 @@ export async function seedDevice(ctx: TestContext, ingest: { Authorization: stri
     if (res.status !== 202 || res.body.accepted !== events.length) throw new Error(`ingest failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
   }
 }
+
+/**
+ * Runs `work` while the container's suppression store, right after the first read that asks about `pid`
+ * and before answering it, runs `between` to completion: it forces "checked, then (say) erased, then
+ * written" with the real stores answering. Returns what `between` returned; undefined if no read came.
+ */
+export async function afterFirstSuppressionRead<T>(ctx: TestContext, pid: string, between: () => Promise<T>, work: () => Promise<void>): Promise<T | undefined> {
+  const store = ctx.container.suppressions;
+  const read = store.suppressed.bind(store);
+  let result: { value: T } | undefined;
+  store.suppressed = async (appId, pids) => {
+    const answer = await read(appId, pids);
+    if (!result && pids.includes(pid)) result = { value: await between() };
+    return answer;
+  };
+  try {
+    await work();
+  } finally {
+    store.suppressed = read;
+  }
+  return result?.value;
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../jobs/worker.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { startWebhookReceiver, waitFor } from '../helpers/webhook-receiver.js';
-import { settled } from './privacy-helpers.js';
+import { afterFirstSuppressionRead, settled } from './privacy-helpers.js';
 
 let ctx: TestContext;
 let workers: Workers;
@@ -199,23 +199,14 @@ describe('the update check', () => {
     const deviceId = 'exposure-racing-device';
     const pid = ctx.container.pseudonyms.pid(appId, deviceId);
     // The exact interleaving: the check reads "not suppressed", the whole erasure runs to completion, then
-    // the check records the exposure. The real stores answer; only the order is forced.
-    const store = ctx.container.suppressions;
-    const read = store.suppressed.bind(store);
-    let erased: Record<string, unknown> | undefined;
-    store.suppressed = async (id, pids) => {
-      const answer = await read(id, pids);
-      if (!erased && pids.includes(pid)) {
-        const filed = await ctx.http.post('/v1/privacy/requests').set(ctx.admin).send({ appId, type: 'delete', deviceId, jurisdiction: 'gdpr' });
-        erased = await settled(ctx, filed.body.id as string);
-      }
-      return answer;
+    // the check records the exposure.
+    const erase = async (): Promise<Record<string, unknown>> => {
+      const filed = await ctx.http.post('/v1/privacy/requests').set(ctx.admin).send({ appId, type: 'delete', deviceId, jurisdiction: 'gdpr' });
+      return settled(ctx, filed.body.id as string);
     };
-    try {
+    const erased = await afterFirstSuppressionRead(ctx, pid, erase, async () => {
       expect((await check(deviceId, '1.0.0', 'beta', '6.1.0')).action).toBe('update');
-    } finally {
-      store.suppressed = read;
-    }
+    });
     expect(erased?.status).toBe('completed');
     expect(await ctx.container.mongo.db!.collection('rollout_exposures').countDocuments({ appId, pid })).toBe(0);
     // And from then on the device is never recorded.
