@@ -45,9 +45,10 @@ function peakRssMb(pid: number | undefined): number {
   return kb / 1024;
 }
 
+const scrape = async (url: string): Promise<string> => (await fetch(`${url}/metrics`)).text();
+
 /** `otaguard_ingest_phase_seconds` sums and counts, by phase, from a /metrics scrape. */
-async function phaseTotals(url: string): Promise<Map<string, { sum: number; count: number }>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+function phaseTotals(text: string): Map<string, { sum: number; count: number }> {
   const totals = new Map<string, { sum: number; count: number }>();
   for (const [, kind, phase, value] of text.matchAll(/^otaguard_ingest_phase_seconds_(sum|count)\{phase="(\w+)"\} (\S+)$/gm)) {
     const entry = totals.get(phase!) ?? { sum: 0, count: 0 };
@@ -58,8 +59,7 @@ async function phaseTotals(url: string): Promise<Map<string, { sum: number; coun
 }
 
 /** Event batches answered 202 so far, and how many of them within 50 ms, as the server measured them. */
-async function serverWithin50ms(url: string): Promise<{ count: number; within: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+function serverWithin50ms(text: string): { count: number; within: number } {
   const sum = (re: RegExp): number => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
   return {
     count: sum(/^otaguard_http_request_duration_seconds_count\{[^}]*route="\/v1\/events"[^}]*status="202"[^}]*\} (\S+)$/gm),
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     // it is idle (its in-flight gauge), so the next run starts clean.
     const settle = async (): Promise<void> => {
       for (let i = 0; i < 50; i++) {
-        const text = await (await fetch(`${server.url}/metrics`)).text();
+        const text = await scrape(server.url);
         if (/^otaguard_ingest_in_flight_batches 0$/m.test(text)) return;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -174,15 +174,16 @@ async function main(): Promise<void> {
     const fixed = async (label: string, eventsPerSecond: number): Promise<LoadResult> => {
       const rate = Math.max(1, eventsPerSecond / BATCH);
       await settle();
-      const phasesBefore = await phaseTotals(server.url);
-      const serverBefore = await serverWithin50ms(server.url);
+      const before = await scrape(server.url);
       const result = await openLoop({ url: server.url, ingestKey, rate, seconds: 10, body, acknowledged });
       accepted += result.accepted;
-      const serverAfter = await serverWithin50ms(server.url);
+      const after = await scrape(server.url);
+      const serverBefore = serverWithin50ms(before);
+      const serverAfter = serverWithin50ms(after);
       const answered = serverAfter.count - serverBefore.count;
       const slow = answered - (serverAfter.within - serverBefore.within);
       log(describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result));
-      log(`  mean ms per batch by phase: ${phaseMeans(phasesBefore, await phaseTotals(server.url))}`);
+      log(`  mean ms per batch by phase: ${phaseMeans(phaseTotals(before), phaseTotals(after))}`);
       log(`  as the server measured it: ${slow} of ${answered} batches (${round((100 * slow) / Math.max(1, answered), 2)}%) took over 50 ms`);
       return result;
     };
