@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
+import { indexesToBuild, secondaryIndexesServeQueries, type IndexSpec } from '../src/connections.js';
 import type { StoredEvent } from '../src/ingest/stored-event.js';
 import { batchBody, load, type LoadResult } from './ingest-load.js';
 
@@ -51,11 +52,12 @@ function storedEvents(appId: string, count: number): StoredEvent[] {
 
 /**
  * B2: the raw driver's insertMany of the same documents into the same database, into a collection with
- * the same indexes as `events`: batches of 500, `writers` concurrent writers. Returns documents per second.
+ * the same indexes as `events` (those of `declared` the service builds on this server: see
+ * `indexesToBuild`): batches of 500, `writers` concurrent writers. Returns documents per second.
  */
 export async function rawInsertMany(
   mongoUrl: string,
-  indexes: ReadonlyArray<[Record<string, 1 | -1>, Record<string, unknown>]>,
+  declared: readonly IndexSpec[],
   seconds: number,
   writers = 4,
 ): Promise<number> {
@@ -64,7 +66,8 @@ export async function rawInsertMany(
     const collection = client.db().collection<StoredEvent>('bench_b2_events');
     await collection.drop().catch(() => undefined);
     await client.db().createCollection('bench_b2_events');
-    for (const [keys, options] of indexes) await collection.createIndex(keys, options);
+    const secondary = await secondaryIndexesServeQueries(client.db(), 'bench_b2_events');
+    for (const [keys, options] of indexesToBuild(declared, secondary)) await collection.createIndex(keys, options);
     const batches = Array.from({ length: writers * 4 }, () => storedEvents('com.bench.b2', 500));
     await collection.insertMany(storedEvents('com.bench.warmup', 500), { ordered: false });
     let inserted = 0;

@@ -17,6 +17,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mongoose from 'mongoose';
+import type { IndexSpec } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
 import { deleteRedisPrefix } from '../test/helpers/test-context.js';
 import { freePort, ServerProcess } from '../test/helpers/ingest-server.js';
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   const b0 = await bareHttp(await freePort(), devices, 6);
   log(describe('B0 bare node:http 202 (32 connections)', { ...b0, acceptedPerSecond: b0.requestsPerSecond * BATCH }));
 
-  const indexes = new MongoEventStore(mongoose.createConnection()).model.schema.indexes() as Array<[Record<string, 1 | -1>, Record<string, unknown>]>;
+  const indexes = new MongoEventStore(mongoose.createConnection()).model.schema.indexes() as IndexSpec[];
   const rawBaseline = async (label: string): Promise<number> => {
     const one = await rawInsertMany(mongoUrl, indexes, 6, 1);
     const four = await rawInsertMany(mongoUrl, indexes, 6, 4);
@@ -124,6 +125,12 @@ async function main(): Promise<void> {
   try {
     await server.start();
     const created = await post(`${server.url}/v1/apps`, adminKey, { appId: 'com.bench.ingest', name: 'Bench' });
+    const built = await mongoose.mongo.MongoClient.connect(mongoUrl).then(async (client) => {
+      const names = (await client.db().collection('events').indexes()).map((index) => index.name);
+      await client.close();
+      return names;
+    });
+    log(`the service built these indexes on events (B2 builds the same): ${built.join(', ')}`);
     const ingestKey = String(created.ingestKey);
     for (let i = 0; i < devices.length; i += 20) {
       await Promise.all(

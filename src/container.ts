@@ -128,7 +128,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   const privacy = createPrivacyFeature({ config, mongo, redis, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup });
 
-  await ensureIndexes(mongo);
+  const { skipped } = await ensureIndexes(mongo);
+  if (skipped > 0) logger.info({ skipped }, 'non-unique secondary indexes left out: this server never reads them (FerretDB on SQLite)');
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
 
   let closed: Promise<void> | undefined;
