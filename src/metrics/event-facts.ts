@@ -7,7 +7,7 @@ import {
   ROLLBACK_LOOKBACK_MS,
   type VersionHistoryEvent,
 } from './launch-rules.js';
-import { ALL, type Fact, type FactField, type ReadyObservation } from './metric-definitions.js';
+import { ALL, BUCKET_MS, type Fact, type FactField, type ReadyObservation } from './metric-definitions.js';
 
 /** The fields of a stored event that counting reads. */
 export type CountedEvent = Pick<StoredEvent, 'appId' | 'pid' | 'type' | 'version' | 'channel' | 'platform' | 'fromVersion'> & {
@@ -50,6 +50,22 @@ export function directFacts(e: CountedEvent): Fact[] {
   const out = [fact(e, 'active', e.version, e.at), fact(e, 'active', ALL, e.at)];
   for (const field of DIRECT[e.type]) out.push(fact(e, field, e.version, e.at));
   return out;
+}
+
+/**
+ * The latest event of each group alike in all that `directFacts` and `readyObservation` read: device, type,
+ * version, channel, platform and minute. A device sends many events a minute; the rest of its group prove
+ * the same facts in the same buckets (the finest is a minute), and the adoption register of a bucket keeps
+ * only its latest app_ready. So counting expands one event per group instead of every event.
+ */
+export function alikeLatest(events: readonly CountedEvent[]): CountedEvent[] {
+  const latest = new Map<string, CountedEvent>();
+  for (const e of events) {
+    const key = `${e.appId}|${e.pid}|${e.type}|${e.version}|${e.channel}|${e.platform}|${Math.floor(e.at / BUCKET_MS.minute)}`;
+    const seen = latest.get(key);
+    if (!seen || e.at > seen.at) latest.set(key, e);
+  }
+  return [...latest.values()];
 }
 
 export function readyObservation(e: CountedEvent): ReadyObservation | undefined {

@@ -6,7 +6,7 @@ import type { CheckedDevice, UpdateCheckListener } from '../rollouts/update-chec
 import { cellFacts, runningTransitions, type CellFact } from './cells.js';
 import type { CounterStore } from './counter-store.js';
 import { markerTtlMs, type DeviceMarks, type RegisterUpdate, type WatchedInstall } from './device-marks.js';
-import { countedEvent, directFacts, historyFacts, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
+import { alikeLatest, countedEvent, directFacts, historyFacts, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
 import { Increments, LocalMarkerCache } from './increments.js';
 import type { LaunchHistory } from './launch-history.js';
 import { ALL, bucketStart, GRANULARITIES, type CounterField, type Fact, type ReadyObservation } from './metric-definitions.js';
@@ -151,10 +151,12 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
     const facts: Fact[] = [...extra];
     const ready: ReadyObservation[] = [];
     const installs: WatchedInstall[] = [];
-    for (const e of events) {
+    for (const e of alikeLatest(events)) {
       facts.push(...directFacts(e));
       const obs = readyObservation(e);
       if (obs) ready.push(obs);
+    }
+    for (const e of events) {
       if (e.type === 'installed') {
         // A pid prefix is all the markers and the launch history use; Redis never needs more of it.
         installs.push({ appId: e.appId, pid: e.pid.slice(0, 24), version: e.version, channel: e.channel, platform: e.platform, installedAt: e.at });
