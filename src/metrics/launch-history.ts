@@ -75,18 +75,26 @@ export class LaunchHistory {
     if (failed?.[0]) throw failed[0];
   }
 
+  /** Each device-version's history; a key asked for several times (a batch's crashes) is read and parsed once. */
   async read(devices: readonly DeviceVersion[]): Promise<VersionHistoryEvent[][]> {
     if (devices.length === 0) return [];
+    const keys = devices.map((d) => this.key(d));
+    const unique = [...new Set(keys)];
     const pipeline = this.redis.pipeline();
-    for (const d of devices) pipeline.lrange(this.key(d), 0, -1);
+    for (const key of unique) pipeline.lrange(key, 0, -1);
     const results = (await pipeline.exec()) ?? [];
-    return devices.map((_, i) => {
+    const byKey = new Map<string, VersionHistoryEvent[]>();
+    unique.forEach((key, i) => {
       const [err, entries] = results[i] ?? [new Error('no reply'), null];
       if (err) throw err;
-      return (entries as string[]).map((entry) => {
-        const sep = entry.indexOf('|');
-        return { type: entry.slice(0, sep) as EventType, at: Number(entry.slice(sep + 1)) };
-      });
+      byKey.set(
+        key,
+        (entries as string[]).map((entry) => {
+          const sep = entry.indexOf('|');
+          return { type: entry.slice(0, sep) as EventType, at: Number(entry.slice(sep + 1)) };
+        }),
+      );
     });
+    return keys.map((key) => byKey.get(key)!);
   }
 }

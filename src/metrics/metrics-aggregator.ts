@@ -9,7 +9,7 @@ import { markerTtlMs, type DeviceMarks, type RegisterUpdate, type WatchedInstall
 import { alikeLatest, countedEvent, directFacts, historyFacts, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
 import { Increments, LocalMarkerCache } from './increments.js';
 import type { LaunchHistory } from './launch-history.js';
-import { ALL, bucketStart, GRANULARITIES, type CounterField, type Fact, type ReadyObservation } from './metric-definitions.js';
+import { ALL, BUCKET_MS, bucketStart, GRANULARITIES, type CounterField, type Fact, type ReadyObservation } from './metric-definitions.js';
 import type { MetricsInstruments } from './metrics-instruments.js';
 import type { RedisMutex } from './redis-mutex.js';
 
@@ -44,6 +44,8 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
   private pendingChecks: Fact[] = [];
   private unwritten = new Increments();
   private readonly local = new LocalMarkerCache();
+  /** Facts whose every counter unit this process already knows claimed, until when (see claimFacts). */
+  private readonly settled = new Map<string, number>();
   private readonly dirtyDays = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -197,15 +199,27 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
     const toClaim: CellFact[] = [];
     const countAs: CounterField[] = [];
     const markers: Array<{ key: string; field: string }> = [];
+    const settling: Array<[string, number]> = [];
     const seenFacts = new Set<string>();
     const seenUnits = new Set<string>();
     for (const f of facts) {
       // A device sends many events per minute; the same fact in the same minute expands to the same units.
-      const factKey = `${f.appId}|${f.pid}|${f.version}|${f.channel}|${f.platform}|${f.field}|${Math.floor(f.at / 60_000)}`;
+      const minute = Math.floor(f.at / BUCKET_MS.minute);
+      const factKey = `${f.appId}|${f.pid}|${f.version}|${f.channel}|${f.platform}|${f.field}|${minute}`;
       if (seenFacts.has(factKey)) continue;
       seenFacts.add(factKey);
+      // Settled by an earlier flush: every unit is in the local marker cache, so expanding it finds nothing.
+      if ((this.settled.get(factKey) ?? 0) > now) continue;
+      // Settled until its first unit's marker expires, and no longer than a minute after its own minute ends
+      // (by then its device's events carry another minute), which bounds the map.
+      let until = (minute + 2) * BUCKET_MS.minute;
+      let allLive = true;
       for (const unit of cellFacts(f)) {
-        if (!this.live(f.appId, unit.cell.g, unit.cell.t, f.at, now)) continue;
+        if (!this.live(f.appId, unit.cell.g, unit.cell.t, f.at, now)) {
+          allLive = false;
+          continue;
+        }
+        until = Math.min(until, now + markerTtlMs(unit.cell.g, unit.cell.t, now));
         const marker = marks.markerOf(unit);
         const id = `${marker.key} ${marker.field}`;
         if (seenUnits.has(id) || this.local.has(marker.key, marker.field, now)) continue;
@@ -214,6 +228,8 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
         countAs.push(f.countAs ?? unit.field);
         markers.push(marker);
       }
+      // A fact with a unit past its horizon is expanded every time: each one counts as late.
+      if (allLive) settling.push([factKey, until]);
     }
     const claimed = await marks.claim(toClaim, now);
     toClaim.forEach((unit, i) => {
@@ -221,8 +237,18 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
       this.local.add(marker.key, marker.field, now + markerTtlMs(unit.cell.g, unit.cell.t, now));
       if (claimed[i]) increments.add(unit.cell, countAs[i]!);
     });
+    this.settle(settling, now);
   }
 
+  /** Records facts as settled, dropping the expired ones first (insertion order is nearly expiry order). */
+  private settle(facts: ReadonlyArray<[string, number]>, now: number): void {
+    for (const [key, until] of this.settled) {
+      if (until > now) break;
+      this.settled.delete(key);
+    }
+    if (this.settled.size > 500_000) this.settled.clear();
+    for (const [key, until] of facts) this.settled.set(key, until);
+  }
 
   /** Adoption numerator: a device counts for the version of its latest app_ready in the bucket. */
   private async confirmReady(ready: readonly ReadyObservation[], now: number, increments: Increments): Promise<void> {
