@@ -13,6 +13,12 @@ export async function connectMongo(url: string, options: { serverSelectionTimeou
   return connection;
 }
 
+/** Whether the server is FerretDB, which identifies itself in `buildInfo`. */
+export async function servedByFerretDb(db: mongoose.mongo.Db): Promise<boolean> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  return typeof info.ferretdbVersion === 'string';
+}
+
 export type IndexSpec = [Record<string, 1 | -1>, Record<string, unknown>];
 
 /**
@@ -32,8 +38,7 @@ export function indexesToBuild(declared: readonly IndexSpec[], secondaryServeQue
  * MongoDB and FerretDB's PostgreSQL backend (which pushes filters down) keep every index.
  */
 export async function secondaryIndexesServeQueries(db: mongoose.mongo.Db, collection: string): Promise<boolean> {
-  const info = await db.admin().command({ buildInfo: 1 });
-  if (typeof info.ferretdbVersion !== 'string') return true;
+  if (!(await servedByFerretDb(db))) return true;
   const explained = await db.command({ explain: { find: collection, filter: {} } });
   const plan = (explained.queryPlanner as { Plan?: unknown } | undefined)?.Plan;
   const sqlite = Array.isArray(plan) && plan.length > 0 && plan.every((row) => typeof row === 'string' && row.startsWith('id='));

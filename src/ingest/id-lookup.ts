@@ -1,4 +1,5 @@
 import type { Connection, mongo } from 'mongoose';
+import { servedByFerretDb } from '../connections.js';
 
 /**
  * How to fetch many documents by `_id`. MongoDB answers one `$in` from the primary key. FerretDB 1.24's
@@ -11,12 +12,11 @@ import type { Connection, mongo } from 'mongoose';
  */
 export type IdLookup = 'in' | 'each';
 
-/** Asks the server once at start-up; FerretDB identifies itself in `buildInfo`. */
+/** Asks the server once at start-up. */
 export async function detectIdLookup(connection: Connection): Promise<IdLookup> {
   const db = connection.db;
   if (!db) return 'in';
-  const info = await db.admin().command({ buildInfo: 1 });
-  return typeof info.ferretdbVersion === 'string' ? 'each' : 'in';
+  return (await servedByFerretDb(db)) ? 'each' : 'in';
 }
 
 /** Documents whose `_id` is in `ids` (missing ones are simply absent), in one round trip or N parallel ones. */

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection } from '../connections.js';
+import { rawCollection, servedByFerretDb } from '../connections.js';
 import { WriteLane } from '../write-lane.js';
 import {
   BUCKET_MS,
@@ -205,9 +205,7 @@ export class MongoCounterStore implements CounterStore {
   private async byIds(ids: readonly string[]): Promise<CounterDoc[]> {
     if (ids.length === 0) return [];
     const collection = rawCollection(this.model);
-    this.pointLookups ??= this.connection.db!.admin()
-      .command({ buildInfo: 1 })
-      .then((info) => typeof info.ferretdbVersion === 'string');
+    this.pointLookups ??= servedByFerretDb(this.connection.db!);
     if (!(await this.pointLookups)) return collection.find({ _id: { $in: [...ids] } }).toArray() as Promise<CounterDoc[]>;
     const out: CounterDoc[] = [];
     for (let i = 0; i < ids.length; i += 64) {
