@@ -95,7 +95,8 @@ async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Er
 
 /**
  * Consent-first ingest: validate each event on its own, pseudonymise at the edge, enforce rate limits,
- * suppression and consent (read from the database for every batch), write durably, then answer.
+ * suppression and consent (checked for every batch; from the database when a generation token says the
+ * answer can have changed: see SuppressionGate and ConsentGate), write durably, then answer.
  */
 export class IngestService {
   private readonly recent = new RecentDeviceActivity();
