@@ -27,7 +27,7 @@ export class WriteLane {
     return this.capacity !== Number.POSITIVE_INFINITY;
   }
 
-  /** Writes queued behind the ones running (a gauge for /metrics). */
+  /** Writes queued behind the ones running. */
   get queued(): number {
     return this.waiting.length;
   }
