@@ -8,8 +8,8 @@
  * - the knee: the point of diminishing returns, the first step whose doubling of connections adds less
  *   than 5% throughput (past it, more load only adds queueing). Beside it: the highest throughput seen
  *   (the nominal capacity) and the step of highest power, throughput ÷ mean latency (Kleinrock);
- * - open loop (fixed rate, latency from the planned send time) at 50% and 80% of the knee, and for
- *   comparison at 80% of the nominal capacity;
+ * - open loop (fixed rate, latency from the planned send time, 30 s per level) at 50% and 80% of the
+ *   knee, and for comparison at 80% of the nominal capacity;
  * - peak RSS, and a count proving every accepted event is stored exactly once.
  * Env: BENCH_MONGO_BASE (mongodb://127.0.0.1:27017), BENCH_REDIS_URL, BENCH_DEVICES_PER_BATCH (1: an SDK
  * flushes its own queue; more models a relay).
@@ -29,6 +29,9 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DEVICES_PER_BATCH = Number(process.env.BENCH_DEVICES_PER_BATCH ?? 1);
 const BATCH = 50;
 const STEP_SECONDS = 5;
+// Long enough that p99 rests on several slow spells, not on whether one happened to fall in the window:
+// at 10 s per level, one spell could decide it.
+const OPEN_LOOP_SECONDS = 30;
 const CONNECTION_STEPS = [1, 2, 4, 8, 16, 32, 64];
 
 const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
@@ -182,7 +185,7 @@ async function main(): Promise<void> {
       const rate = Math.max(1, eventsPerSecond / BATCH);
       await settle();
       const before = await scrape(server.url);
-      const result = await openLoop({ url: server.url, ingestKey, rate, seconds: 10, body, acknowledged });
+      const result = await openLoop({ url: server.url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged });
       accepted += result.accepted;
       const after = await scrape(server.url);
       const serverBefore = serverWithin50ms(before);
