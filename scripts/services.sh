@@ -66,7 +66,7 @@ up() {
   else
     local ferret; ferret=$(ferretdb_bin)
     mkdir -p "$DATA_DIR"
-    # Tuned for an insert-heavy load (README, "Writes on FerretDB"): SQLite keeps statement journals in
+    # Tuned for an insert-heavy load (README, "FerretDB settings"): SQLite keeps statement journals in
     # memory and checkpoints the WAL every 100 pages instead of 1,000 (smaller, more even pauses); Go
     # collects garbage less often (GOGC=400).
     local pragmas='?_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(100)'
