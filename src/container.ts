@@ -114,7 +114,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency);
   const acceptedEvents: AcceptedEventsListener[] = [];
   const deviceMetrics = createDeviceMetrics({
-    mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs, writeLane,
+    mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs, idLookup, writeLane,
   });
   acceptedEvents.push(deviceMetrics.aggregator);
   const { ingest, consent } = createIngestModule({

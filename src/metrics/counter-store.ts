@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { rawCollection, servedByFerretDb } from '../connections.js';
+import { rawCollection } from '../connections.js';
+import { findByIds, type IdLookup } from '../ingest/id-lookup.js';
 import { WriteLane } from '../write-lane.js';
 import {
   BUCKET_MS,
@@ -96,10 +97,10 @@ function rowsOf(doc: CounterDoc): CounterRow[] {
 
 export class MongoCounterStore implements CounterStore {
   readonly model: Model<CounterDoc>;
-  private pointLookups: Promise<boolean> | undefined;
 
   constructor(
-    private readonly connection: Connection,
+    connection: Connection,
+    private readonly lookup: IdLookup = 'in',
     /** The flush's increments share the process's write lane with ingest (see write-lane.ts). */
     private readonly lane: WriteLane = WriteLane.unbounded(),
   ) {
@@ -201,17 +202,12 @@ export class MongoCounterStore implements CounterStore {
     if (ops.length > 0) await rawCollection(this.model).bulkWrite(ops, { ordered: false });
   }
 
-  /** `$in` on MongoDB; parallel single-`_id` queries on FerretDB, whose `$in` is far slower (see id-lookup.ts). */
+  /** `$in` on MongoDB; on FerretDB, whose `$in` is far slower, single-`_id` queries 64 at a time (see id-lookup.ts). */
   private async byIds(ids: readonly string[]): Promise<CounterDoc[]> {
-    if (ids.length === 0) return [];
     const collection = rawCollection(this.model);
-    this.pointLookups ??= servedByFerretDb(this.connection.db!);
-    if (!(await this.pointLookups)) return collection.find({ _id: { $in: [...ids] } }).toArray() as Promise<CounterDoc[]>;
+    if (this.lookup === 'in') return findByIds(collection, ids, {}, 'in');
     const out: CounterDoc[] = [];
-    for (let i = 0; i < ids.length; i += 64) {
-      const found = await Promise.all(ids.slice(i, i + 64).map((_id) => collection.findOne({ _id })));
-      for (const doc of found) if (doc) out.push(doc as CounterDoc);
-    }
+    for (let i = 0; i < ids.length; i += 64) out.push(...(await findByIds(collection, ids.slice(i, i + 64), {}, 'each')));
     return out;
   }
 }

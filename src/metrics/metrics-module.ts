@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues.js';
+import type { IdLookup } from '../ingest/id-lookup.js';
 import type { WriteLane } from '../write-lane.js';
 import { MongoCounterStore, type CounterStore } from './counter-store.js';
 import { DeviceMarks } from './device-marks.js';
@@ -38,9 +39,10 @@ export function createDeviceMetrics(deps: {
   apps: AppLookup;
   queuePrefix: string;
   flushIntervalMs: number;
+  idLookup: IdLookup;
   writeLane: WriteLane;
 }): DeviceMetrics {
-  const counters = new MongoCounterStore(deps.mongo, deps.writeLane);
+  const counters = new MongoCounterStore(deps.mongo, deps.idLookup, deps.writeLane);
   const events = new MongoEventHistory(deps.mongo);
   const history = new LaunchHistory(deps.redis, deps.queuePrefix);
   const marks = new DeviceMarks(deps.redis, deps.queuePrefix);
