@@ -23,6 +23,7 @@ import { loadConfig } from '../src/config.js';
 import { createContainer, type Container } from '../src/container.js';
 import { createLogger } from '../src/logger.js';
 import { detectIdLookup } from '../src/ingest/id-lookup.js';
+import { eventDocId } from '../src/ingest/stored-event.js';
 import { deleteIdRanges, FERRETDB_DELETE_RANGE, matchingIds } from '../src/privacy/bulk-delete.js';
 import type { Viewer } from '../src/privacy/privacy-service.js';
 import { deleteRedisPrefix } from '../test/helpers/test-context.js';
@@ -60,7 +61,7 @@ function eventDoc(i: number, pid: string, prefix: string): Record<string, unknow
   const at = new Date(Date.now() - 3_600_000 - (i % 86_400) * 1000);
   const eventId = `${prefix}-${i.toString(36)}`;
   return {
-    _id: `${APP_ID}:${eventId}`,
+    _id: eventDocId(APP_ID, pid, eventId),
     appId: APP_ID,
     eventId,
     pid,

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { indexesToBuild, secondaryIndexesServeQueries, type IndexSpec } from '../src/connections.js';
-import type { StoredEvent } from '../src/ingest/stored-event.js';
+import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
 import { batchBody, load, type LoadResult } from './ingest-load.js';
 
 /** B0: a bare node:http server in its own process that reads the body and answers 202. */
@@ -28,16 +28,24 @@ export async function bareHttp(port: number, devices: readonly string[], seconds
   }
 }
 
-/** The documents ingest would store for a batch: same shape, same _id scheme, pids instead of device ids. */
+/** As many devices as the service bench (ingest.ts), each with a pid (an HMAC: 64 hex digits). */
+const B2_PIDS = Array.from({ length: 1000 }, () => randomUUID().replace(/-/g, '').repeat(2));
+
+/**
+ * The documents ingest would store for batches of 50 events from one device each (the service bench's
+ * batches): same shape, same `_id` scheme, pids instead of device ids.
+ */
 function storedEvents(appId: string, count: number): StoredEvent[] {
   const now = new Date();
+  let pid = B2_PIDS[0]!;
   return Array.from({ length: count }, (_, i) => {
+    if (i % 50 === 0) pid = B2_PIDS[Math.floor(Math.random() * B2_PIDS.length)]!;
     const eventId = randomUUID();
     return {
-      _id: `${appId}:${eventId}`,
+      _id: eventDocId(appId, pid, eventId),
       appId,
       eventId,
-      pid: randomUUID().replace(/-/g, '').repeat(2),
+      pid,
       type: i % 4 === 0 ? 'app_ready' : 'download_completed',
       version: '2.4.1',
       channel: 'production',
@@ -76,8 +84,11 @@ export async function rawInsertMany(
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {
         for (let round = 0; performance.now() < deadline; round++) {
-          // Fresh _ids each time (the prepared batches only save the generator's CPU).
-          const docs = batches[(w + round * writers) % batches.length]!.map((doc) => ({ ...doc, _id: `${doc.appId}:${randomUUID()}` }));
+          // Fresh eventIds each time (the prepared batches only save the generator's CPU).
+          const docs = batches[(w + round * writers) % batches.length]!.map((doc) => {
+            const eventId = randomUUID();
+            return { ...doc, _id: eventDocId(doc.appId, doc.pid, eventId), eventId };
+          });
           await collection.insertMany(docs, { ordered: false });
           inserted += docs.length;
         }

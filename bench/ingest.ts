@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     await settle();
     const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
     const stored = new Set(
-      (await client.db().collection<{ _id: string }>('events').find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id.slice('com.bench.ingest:'.length)),
+      (await client.db().collection<{ eventId: string }>('events').find({}, { projection: { _id: 0, eventId: 1 } }).toArray()).map((d) => d.eventId),
     );
     await client.close();
     const lost = [...acknowledged].filter((id) => !stored.has(id)).length;

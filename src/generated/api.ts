@@ -250,8 +250,9 @@ export interface paths {
          *     fails or takes longer than `INGEST_TIMEOUT_MS`, the answer is 503 with `Retry-After` and nothing is
          *     acknowledged; resending is always safe.
          *
-         *     **Idempotency**: `eventId` is the idempotency key per app. An event already stored (a resend, also a
-         *     concurrent one) is counted in `duplicates` and stored once; treat `accepted + duplicates` as done.
+         *     **Idempotency**: `eventId` is the idempotency key per app and device. An event already stored (a resend,
+         *     also a concurrent one, even with other fields changed) is counted in `duplicates` and stored once; treat
+         *     `accepted + duplicates` as done. Another device's event with the same `eventId` is its own event.
          *
          *     **One bad event never sinks the batch**: each event is checked on its own and refused events are listed
          *     in `rejected` with their index and a code:
@@ -1257,7 +1258,7 @@ export interface components {
         TelemetryEvent: {
             /**
              * Format: uuid
-             * @description Client-generated UUID; the idempotency key (per app).
+             * @description Client-generated UUID; the idempotency key (per app and device).
              */
             eventId: string;
             deviceId: components["schemas"]["DeviceId"];

@@ -1,13 +1,13 @@
 import type { CurrentBundle, DeviceActivity, DeviceSnapshot } from './device-state-store.js';
 import type { IncomingEvent } from './event-shape.js';
-import type { StoredEvent } from './stored-event.js';
+import { eventDocId, type StoredEvent } from './stored-event.js';
 
 export const DAY_MS = 86_400_000;
 
 export function toStored(appId: string, pid: string, e: IncomingEvent, receivedAt: Date): StoredEvent {
   // Built field by field: the raw deviceId is not copied, and nothing unexpected can slip in.
   const stored: StoredEvent = {
-    _id: `${appId}:${e.eventId}`,
+    _id: eventDocId(appId, pid, e.eventId),
     appId,
     eventId: e.eventId,
     pid,

@@ -79,9 +79,9 @@ describe('kill -9 under load', () => {
     await server.start();
     const client = await MongoClient.connect(`${MONGO_BASE_URL}/${dbName}`);
     try {
-      const events = client.db(dbName).collection<{ _id: string }>('events');
-      const ids = (await events.find({}, { projection: { _id: 1 } }).toArray()).map((doc) => doc._id);
-      const storedIds = new Set(ids.map((id) => id.slice('com.test.crash:'.length)));
+      const events = client.db(dbName).collection<{ eventId: string }>('events');
+      const ids = (await events.find({}, { projection: { _id: 0, eventId: 1 } }).toArray()).map((doc) => doc.eventId);
+      const storedIds = new Set(ids);
       const lost = [...acknowledged].filter((id) => !storedIds.has(id));
       expect(lost).toEqual([]);
       expect(ids.length).toBe(storedIds.size);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoredEvent } from '../../src/ingest/stored-event.js';
+import { eventDocId, type StoredEvent } from '../../src/ingest/stored-event.js';
 import { consent, event, postEvents, stored, type IngestHeader } from '../helpers/ingest-fixtures.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 
@@ -113,7 +113,7 @@ describe('events', () => {
     const [doc] = await stored(ctx, 'events', { eventId: sent.eventId });
     const pid = ctx.container.pseudonyms.pid(appId, id);
     expect(doc).toMatchObject({
-      _id: `${appId}:${sent.eventId}`,
+      _id: eventDocId(appId, pid, sent.eventId),
       appId,
       pid,
       type: 'download_failed',
@@ -124,7 +124,7 @@ describe('events', () => {
     });
     expect(doc).not.toHaveProperty('deviceId');
     expect(JSON.stringify(doc)).not.toContain(id);
-    expect(heard.map((e) => e._id)).toEqual([`${appId}:${sent.eventId}`]);
+    expect(heard.map((e) => e._id)).toEqual([eventDocId(appId, pid, sent.eventId)]);
   });
 
   it('counts a resent event as a duplicate within a batch, across batches and under concurrent resends', async () => {
@@ -141,6 +141,22 @@ describe('events', () => {
     const docs = await stored(ctx, 'events', { eventId: { $in: batch.map((e) => e.eventId) } });
     expect(docs).toHaveLength(20);
     expect(heard).toHaveLength(20);
+  });
+
+  it('keys idempotency on the eventId per app and device: a changed resend is a duplicate, another device is not', async () => {
+    const first = event(id);
+    expect((await postEvents(ctx, ingest, [first])).body).toMatchObject({ accepted: 1, duplicates: 0 });
+    // An SDK that re-stamps a queued event still resends the same event.
+    const restamped = { ...first, occurredAt: new Date(Date.parse(first.occurredAt) - 60_000).toISOString(), type: 'crash' as const };
+    expect((await postEvents(ctx, ingest, [restamped])).body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+
+    // Another device reusing the eventId cannot make its own event vanish as a duplicate of this one.
+    const other = device();
+    await consent(ctx, ingest, other, true);
+    expect((await postEvents(ctx, ingest, [{ ...first, deviceId: other }])).body).toMatchObject({ accepted: 1, duplicates: 0 });
+    const docs = await stored(ctx, 'events', { eventId: first.eventId });
+    expect(docs.map((d) => d.pid).sort()).toEqual([ctx.container.pseudonyms.pid(appId, id), ctx.container.pseudonyms.pid(appId, other)].sort());
+    expect(docs.find((d) => d.pid === ctx.container.pseudonyms.pid(appId, id))).toMatchObject({ type: 'app_ready', occurredAt: new Date(first.occurredAt) });
   });
 
   it('rejects one invalid event among 50, naming the field, and accepts the other 49', async () => {

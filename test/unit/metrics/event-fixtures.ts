@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { EventType, StoredEvent } from '../../../src/ingest/stored-event.js';
+import { eventDocId, type EventType, type StoredEvent } from '../../../src/ingest/stored-event.js';
 
 /** A stand-in pid for a named test device (the real one is an HMAC of the device id). */
 export function pidOf(device: string): string {
@@ -24,11 +24,12 @@ export interface EventSpec {
 export function storedEvent(spec: EventSpec): StoredEvent {
   const appId = spec.appId ?? 'com.test.metrics';
   const eventId = spec.eventId ?? randomUUID();
+  const pid = pidOf(spec.device);
   return {
-    _id: `${appId}:${eventId}`,
+    _id: eventDocId(appId, pid, eventId),
     appId,
     eventId,
-    pid: pidOf(spec.device),
+    pid,
     type: spec.type,
     version: spec.version ?? '1.0.0',
     channel: spec.channel ?? 'production',
