@@ -28,18 +28,15 @@ export async function bareHttp(port: number, devices: readonly string[], seconds
   }
 }
 
-/** As many devices as the service bench (ingest.ts), each with a pid (an HMAC: 64 hex digits). */
-const B2_PIDS = Array.from({ length: 1000 }, () => randomUUID().replace(/-/g, '').repeat(2));
-
 /**
  * The documents ingest would store for batches of 50 events from one device each (the service bench's
- * batches): same shape, same `_id` scheme, pids instead of device ids.
+ * batches, drawn from as many devices): same shape, same `_id` scheme, pids instead of device ids.
  */
-function storedEvents(appId: string, count: number): StoredEvent[] {
+function storedEvents(appId: string, count: number, pids: readonly string[]): StoredEvent[] {
   const now = new Date();
-  let pid = B2_PIDS[0]!;
+  let pid = pids[0]!;
   return Array.from({ length: count }, (_, i) => {
-    if (i % 50 === 0) pid = B2_PIDS[Math.floor(Math.random() * B2_PIDS.length)]!;
+    if (i % 50 === 0) pid = pids[Math.floor(Math.random() * pids.length)]!;
     const eventId = randomUUID();
     return {
       _id: eventDocId(appId, pid, eventId),
@@ -67,8 +64,11 @@ export async function rawInsertMany(
   mongoUrl: string,
   declared: readonly IndexSpec[],
   seconds: number,
-  writers = 4,
+  writers: number,
+  /** As many as the service bench's devices (a pid is an HMAC: 64 hex digits). */
+  deviceCount: number,
 ): Promise<number> {
+  const pids = Array.from({ length: deviceCount }, () => randomUUID().replace(/-/g, '').repeat(2));
   const client = await mongoose.mongo.MongoClient.connect(mongoUrl, { maxPoolSize: 50 });
   try {
     const collection = client.db().collection<StoredEvent>('bench_b2_events');
@@ -76,8 +76,8 @@ export async function rawInsertMany(
     await client.db().createCollection('bench_b2_events');
     const secondary = await secondaryIndexesServeQueries(client.db(), 'bench_b2_events');
     for (const [keys, options] of indexesToBuild(declared, secondary)) await collection.createIndex(keys, options);
-    const batches = Array.from({ length: writers * 4 }, () => storedEvents('com.bench.b2', 500));
-    await collection.insertMany(storedEvents('com.bench.warmup', 500), { ordered: false });
+    const batches = Array.from({ length: writers * 4 }, () => storedEvents('com.bench.b2', 500, pids));
+    await collection.insertMany(storedEvents('com.bench.warmup', 500, pids), { ordered: false });
     let inserted = 0;
     const started = performance.now();
     const deadline = started + seconds * 1000;
