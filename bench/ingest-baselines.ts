@@ -34,9 +34,9 @@ export async function bareHttp(port: number, devices: readonly string[], seconds
  */
 function storedEvents(appId: string, count: number, pids: readonly string[]): StoredEvent[] {
   const now = new Date();
-  let pid = pids[0]!;
+  let pid = '';
   return Array.from({ length: count }, (_, i) => {
-    if (i % 50 === 0) pid = pids[Math.floor(Math.random() * pids.length)]!;
+    if (i % 50 === 0) pid = pids[Math.floor(Math.random() * pids.length)]!; // a new device every 50 events
     const eventId = randomUUID();
     return {
       _id: eventDocId(appId, pid, eventId),
