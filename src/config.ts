@@ -22,6 +22,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How often each process flushes its in-memory metric increments to the counters (freshness vs write load). */
   readonly metricsFlushIntervalMs: number;
+  /** Days the retention job keeps minute and hour metric counters; day counters are kept for good. */
+  readonly counterRetentionDays: { minute: number; hour: number };
   /** Event batches one api process works on at once; more are refused with 503 + Retry-After. */
   readonly ingestMaxInFlight: number;
   /** Hot-path database writes in flight at once per process; 0 = automatic (1 on FerretDB, unbounded on MongoDB). */
@@ -130,6 +132,10 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 16_777_216),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 100, 20, 1000),
+    counterRetentionDays: {
+      minute: integer(env, 'METRIC_MINUTE_RETENTION_DAYS', 7, 1, 3650),
+      hour: integer(env, 'METRIC_HOUR_RETENTION_DAYS', 90, 1, 3650),
+    },
     ingestMaxInFlight: integer(env, 'INGEST_MAX_IN_FLIGHT', 64, 1, 10_000),
     ingestTimeoutMs: integer(env, 'INGEST_TIMEOUT_MS', 5000, 100, 120_000),
     dbWriteConcurrency: integer(env, 'DB_WRITE_CONCURRENCY', 0, 0, 1000),

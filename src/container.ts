@@ -114,7 +114,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency);
   const acceptedEvents: AcceptedEventsListener[] = [];
   const deviceMetrics = createDeviceMetrics({
-    mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs, idLookup, writeLane,
+    mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, idLookup, writeLane,
+    flushIntervalMs: config.metricsFlushIntervalMs, counterRetention: config.counterRetentionDays,
   });
   acceptedEvents.push(deviceMetrics.aggregator);
   const { ingest, consent } = createIngestModule({
@@ -126,10 +127,17 @@ export async function createContainer(config: Config, options: ContainerOptions 
     mongo, queues, apps, audit, webhooks, pseudonyms, suppressionGate, clock, logger, idLookup, guardBucketSeconds: config.guardBucketSeconds,
     updateChecks: deviceMetrics.aggregator,
   });
-  const privacy = createPrivacyFeature({ config, mongo, redis, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup });
+  const privacy = createPrivacyFeature({
+    config, mongo, redis, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup, counters: deviceMetrics.counters,
+  });
 
   const { skipped } = await ensureIndexes(mongo);
-  if (skipped > 0) logger.info({ skipped }, 'non-unique secondary indexes left out: this server never reads them (FerretDB on SQLite)');
+  if (skipped > 0) {
+    logger.info({ skipped }, 'non-unique secondary indexes left out: this server never reads them (FerretDB on SQLite)');
+    logger.warn(
+      'FerretDB on SQLite serves development and tests: every lookup by _id scans its collection, so reads and writes slow down as data grows (README, "FerretDB limits"); use MongoDB in production',
+    );
+  }
   if (config.bootstrapAdminKey) await access.ensureBootstrapKey(config.bootstrapAdminKey);
 
   let closed: Promise<void> | undefined;

@@ -654,6 +654,10 @@ export interface paths {
          *     Counts are live within about a second of ingest; the 10-minute launch rule adds launch failures
          *     once an install's window has passed, and reconciliation (hourly, and for late events) makes the
          *     counters equal to what the raw events in retention imply.
+         *
+         *     The retention job keeps minute counters 7 days and hour counters 90 days (`METRIC_MINUTE_RETENTION_DAYS`,
+         *     `METRIC_HOUR_RETENTION_DAYS`); day counters are kept. A window whose `from` is older than its bucket
+         *     size is kept is a 400 naming `query.from`, not a series of zeros: ask with a coarser bucket.
          */
         get: operations["getAppMetrics"];
         put?: never;
@@ -2017,6 +2021,11 @@ export interface components {
             finishedAt: string;
             purged: {
                 collection?: string;
+                /**
+                 * @description For `metric_counters`: the bucket size purged (every app).
+                 * @enum {string}
+                 */
+                granularity?: "minute" | "hour";
                 retentionDays?: number;
                 appIds?: string[];
                 /** Format: date-time */

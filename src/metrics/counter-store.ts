@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { rawCollection } from '../connections.js';
 import { findByIds, type IdLookup } from '../ingest/id-lookup.js';
+import { deleteAllMatching } from '../privacy/bulk-delete.js';
 import { WriteLane } from '../write-lane.js';
 import {
   BUCKET_MS,
@@ -31,8 +32,10 @@ export interface CounterQuery {
 
 /**
  * Aggregate device counts. One document per (app, granularity, bucket) holds every cell of that bucket,
- * so every read and write addresses documents by `_id` — the only filter FerretDB 1.24 does not answer
- * with a full collection scan. Holds no pids: it survives erasure.
+ * so every read and write addresses documents by `_id`: the one filter FerretDB 1.24 hands to SQLite
+ * rather than decoding every document itself. SQLite still scans the table for it, so on FerretDB the
+ * cost of each read and write grows with the collection (README, "FerretDB limits"); the retention job
+ * keeps minute and hour documents for a bounded time. Holds no pids: it survives erasure.
  */
 export interface CounterStore {
   /**
@@ -47,6 +50,8 @@ export interface CounterStore {
   findBuckets(cells: ReadonlyArray<Pick<CounterCell, 'appId' | 'g' | 't'>>): Promise<CounterRow[]>;
   /** Sets cells to exact values; a row without values removes the cell. Callers hold the write lease. */
   set(rows: readonly CounterRow[]): Promise<void>;
+  /** Deletes every app's `g` documents whose bucket starts before `before` (retention); how many. */
+  purgeBefore(g: Granularity, before: number): Promise<number>;
 }
 
 interface CounterDoc {
@@ -200,6 +205,10 @@ export class MongoCounterStore implements CounterStore {
       return { updateOne: { filter: { _id }, update, upsert: Object.keys($set).length > 0 } };
     });
     if (ops.length > 0) await rawCollection(this.model).bulkWrite(ops, { ordered: false });
+  }
+
+  purgeBefore(g: Granularity, before: number): Promise<number> {
+    return deleteAllMatching(rawCollection(this.model), { g, t: { $lt: new Date(before) } });
   }
 
   /** `$in` on MongoDB; on FerretDB, whose `$in` is far slower, single-`_id` queries 64 at a time (see id-lookup.ts). */

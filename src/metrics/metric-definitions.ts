@@ -13,10 +13,25 @@ export const BUCKET_MS: Readonly<Record<Granularity, number>> = {
   day: 86_400_000,
 };
 
+/**
+ * Days the retention job keeps each granularity's counter documents (by bucket start); a granularity not
+ * listed (day) is kept for good. Reads of an older bucket are refused rather than answered with zeros.
+ */
+export type CounterRetention = Readonly<Partial<Record<Granularity, number>>>;
+
 /** Buckets are UTC-aligned: a day bucket is a UTC calendar day. */
 export function bucketStart(atMs: number, g: Granularity): number {
   const size = BUCKET_MS[g];
   return Math.floor(atMs / size) * size;
+}
+
+/**
+ * Start of the oldest `g` bucket kept at `now`; undefined when `g` is kept for good. Whole buckets, so the
+ * purge never deletes a bucket that a read or reconciliation at a later `now` still treats as kept.
+ */
+export function oldestKeptBucket(kept: CounterRetention, g: Granularity, now: number): number | undefined {
+  const days = kept[g];
+  return days === undefined ? undefined : bucketStart(now - days * BUCKET_MS.day, g);
 }
 
 /**

@@ -11,6 +11,7 @@ import { DeviceMarks } from './device-marks.js';
 import { MongoEventHistory } from './event-history.js';
 import { LaunchHistory } from './launch-history.js';
 import { LaunchTimeouts } from './launch-timeouts.js';
+import type { CounterRetention } from './metric-definitions.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
 import { createMetricsInstruments } from './metrics-instruments.js';
 import { MetricsService, type AppLookup } from './metrics-service.js';
@@ -39,6 +40,8 @@ export function createDeviceMetrics(deps: {
   apps: AppLookup;
   queuePrefix: string;
   flushIntervalMs: number;
+  /** Days the retention job keeps minute and hour counters: older windows are refused, not read as zeros. */
+  counterRetention: CounterRetention;
   idLookup: IdLookup;
   writeLane: WriteLane;
 }): DeviceMetrics {
@@ -64,9 +67,9 @@ export function createDeviceMetrics(deps: {
   return {
     aggregator,
     counters,
-    service: new MetricsService(counters, deps.apps, deps.clock),
+    service: new MetricsService(counters, deps.apps, deps.clock, deps.counterRetention),
     launchTimeouts: new LaunchTimeouts(marks, history, aggregator, deps.clock, instruments),
-    reconciler: new Reconciler(counters, events, marks, writeLease, deps.clock, instruments, deps.logger),
+    reconciler: new Reconciler(counters, events, marks, writeLease, deps.clock, instruments, deps.logger, deps.counterRetention),
     close: () => aggregator.close(),
   };
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { CounterRow, CounterStore } from './counter-store.js';
-import { ALL, BUCKET_MS, DEFINITIONS_VERSION, type Granularity } from './metric-definitions.js';
+import { ALL, BUCKET_MS, DEFINITIONS_VERSION, type CounterRetention, type Granularity } from './metric-definitions.js';
 import { series, summarize, type SeriesPoint, type VersionReport } from './metrics-report.js';
 import { resolveWindow } from './metrics-window.js';
 
@@ -40,10 +40,11 @@ export class MetricsService {
     private readonly counters: CounterStore,
     private readonly apps: AppLookup,
     private readonly clock: Clock,
+    private readonly kept: CounterRetention = {},
   ) {}
 
   async query(request: MetricsRequest): Promise<MetricsResult> {
-    const window = resolveWindow(request, this.clock.now().getTime());
+    const window = resolveWindow(request, this.clock.now().getTime(), this.kept);
     await this.apps.get(request.appId);
     const read = (g: Granularity): Promise<CounterRow[]> =>
       this.counters.find({

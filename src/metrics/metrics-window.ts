@@ -1,5 +1,5 @@
 import { InvalidError } from '../errors.js';
-import { BUCKET_MS, type Granularity } from './metric-definitions.js';
+import { BUCKET_MS, oldestKeptBucket, type CounterRetention, type Granularity } from './metric-definitions.js';
 
 /** Largest window per bucket size: a day of minutes, a month of hours, a bit more than a year of days. */
 export const MAX_BUCKETS: Readonly<Record<Granularity, number>> = { minute: 1440, hour: 744, day: 400 };
@@ -35,9 +35,14 @@ function parse(field: string, raw: string | undefined): number | undefined {
  * Resolves the requested window. `from` is rounded down and `to` up to whole buckets. Defaults: bucket
  * `hour`; without `to`, the end of the current bucket of the next coarser size (the current hour for
  * minutes, the current UTC day for hours) or, for days, of today; without `from`, that hour or day, or
- * 30 days for day buckets.
+ * 30 days for day buckets. A window reaching back past the buckets `kept` (the retention job deleted them)
+ * is refused: zeros there would read as no devices.
  */
-export function resolveWindow(query: { from?: string; to?: string; bucket?: Granularity }, now: number): MetricsWindow {
+export function resolveWindow(
+  query: { from?: string; to?: string; bucket?: Granularity },
+  now: number,
+  kept: CounterRetention = {},
+): MetricsWindow {
   const bucket = query.bucket ?? 'hour';
   const size = BUCKET_MS[bucket];
   const frame: Granularity = bucket === 'minute' ? 'hour' : 'day';
@@ -59,5 +64,11 @@ export function resolveWindow(query: { from?: string; to?: string; bucket?: Gran
     invalid('query.from', `gives a window of ${buckets} ${bucket} buckets; at most ${MAX_BUCKETS[bucket]} are allowed for bucket=${bucket}`);
   }
   const summary = COARSEST_FIRST.find((g) => from % BUCKET_MS[g] === 0 && to % BUCKET_MS[g] === 0) ?? bucket;
+  for (const g of new Set([bucket, summary])) {
+    const oldest = oldestKeptBucket(kept, g, now);
+    if (oldest !== undefined && from < oldest) {
+      invalid('query.from', `is older than the ${kept[g]} days ${g} counters are kept; ask with a coarser bucket`);
+    }
+  }
   return { from, to, bucket, summary, summaryBuckets: (to - from) / BUCKET_MS[summary] };
 }

@@ -5,7 +5,17 @@ import { markerTtlMs, type DeviceMarks } from './device-marks.js';
 import type { EventHistory, HistoricEvent } from './event-history.js';
 import { countExactly } from './exact-counts.js';
 import { ROLLBACK_LOOKBACK_MS } from './launch-rules.js';
-import { BUCKET_MS, bucketStart, cellId, COUNTER_FIELDS, GRANULARITIES, type CounterCell, type CounterValues } from './metric-definitions.js';
+import {
+  BUCKET_MS,
+  bucketStart,
+  cellId,
+  COUNTER_FIELDS,
+  GRANULARITIES,
+  oldestKeptBucket,
+  type CounterCell,
+  type CounterRetention,
+  type CounterValues,
+} from './metric-definitions.js';
 import type { MetricsInstruments } from './metrics-instruments.js';
 import type { RedisMutex } from './redis-mutex.js';
 
@@ -83,6 +93,8 @@ export class Reconciler {
     private readonly clock: Clock,
     private readonly instruments: MetricsInstruments,
     private readonly logger: Logger,
+    /** Cells of buckets the retention job has deleted are not written back. */
+    private readonly kept: CounterRetention = {},
   ) {}
 
   async reconcileDay(appId: string, dayMs: number): Promise<ReconcileReport> {
@@ -98,7 +110,8 @@ export class Reconciler {
     const stored = await this.counters.findRange(appId, range.from, range.to);
     const cells = new Map([...stored.map((r) => r.cell), ...[...exact.cells.values()].map((c) => c.cell)].map((c) => [cellId(c), c]));
     report.cells = cells.size;
-    const differing = differingCells([...cells.values()], exact.cells, stored);
+    const retained = (cell: CounterCell): boolean => cell.t >= (oldestKeptBucket(this.kept, cell.g, now) ?? cell.t);
+    const differing = differingCells([...cells.values()].filter(retained), exact.cells, stored);
     const fixable = differing.map((r) => r.cell).filter((cell) => settled(cell.g, cell.t));
     report.deferred += differing.length - fixable.length;
     for (let i = 0; i < fixable.length; i += 200) {

@@ -19,16 +19,16 @@ function compareIds(a: unknown, b: unknown): number {
 }
 
 /** The `_id`s of the matches, sorted (memory: one id per match). */
-export async function matchingIds(collection: mongo.Collection, filter: mongo.Filter<mongo.Document>): Promise<unknown[]> {
+export async function matchingIds<T extends mongo.Document>(collection: mongo.Collection<T>, filter: mongo.Filter<T>): Promise<unknown[]> {
   const ids: unknown[] = [];
   for await (const doc of collection.find(filter, { projection: { _id: 1 }, batchSize: 10_000 })) ids.push(doc._id);
   return ids.sort(compareIds);
 }
 
 /** One deleteMany per range of `rangeSize` consecutive ids (each still filtered by `filter`). */
-export async function deleteIdRanges(
-  collection: mongo.Collection,
-  filter: mongo.Filter<mongo.Document>,
+export async function deleteIdRanges<T extends mongo.Document>(
+  collection: mongo.Collection<T>,
+  filter: mongo.Filter<T>,
   ids: readonly unknown[],
   rangeSize: number,
 ): Promise<number> {
@@ -36,7 +36,7 @@ export async function deleteIdRanges(
   for (let i = 0; i < ids.length; i += rangeSize) {
     const upper = ids[i + rangeSize];
     const range: mongo.Document = upper === undefined ? { $gte: ids[i] } : { $gte: ids[i], $lt: upper };
-    deleted += (await collection.deleteMany({ $and: [filter, { _id: range }] } as mongo.Filter<mongo.Document>)).deletedCount;
+    deleted += (await collection.deleteMany({ $and: [filter, { _id: range }] } as mongo.Filter<T>)).deletedCount;
   }
   return deleted;
 }
@@ -45,9 +45,9 @@ export async function deleteIdRanges(
  * Deletes every document matching `filter`; returns how many. When the single deleteMany hits FerretDB's
  * limit it deleted nothing, and the matches are deleted in `_id` ranges instead.
  */
-export async function deleteAllMatching(
-  collection: mongo.Collection,
-  filter: mongo.Filter<mongo.Document>,
+export async function deleteAllMatching<T extends mongo.Document>(
+  collection: mongo.Collection<T>,
+  filter: mongo.Filter<T>,
   rangeSize = FERRETDB_DELETE_RANGE,
 ): Promise<number> {
   try {

@@ -21,7 +21,7 @@ import { PrivacyProcessor } from './privacy-processor.js';
 import { MongoPrivacyRequestStore } from './privacy-request-store.js';
 import { PrivacyService } from './privacy-service.js';
 import { ReceiptBook } from './receipts.js';
-import { RetentionService } from './retention-service.js';
+import { RetentionService, type CounterPurge } from './retention-service.js';
 
 export interface PrivacyFeature {
   /** Filing, listing, extending and denying requests. */
@@ -54,6 +54,8 @@ export function createPrivacyFeature(deps: {
   clock: Clock;
   /** `each` means FerretDB (detected at start-up), whose deleteMany has a per-call limit. */
   idLookup: IdLookup;
+  /** The metric counters whose minute and hour documents the retention job purges. */
+  counters: CounterPurge;
 }): PrivacyFeature {
   const { config, mongo: connection, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock } = deps;
   const ranged = deps.idLookup === 'each' ? { deleteRangeSize: FERRETDB_DELETE_RANGE } : {};
@@ -85,7 +87,10 @@ export function createPrivacyFeature(deps: {
     documents: new PrivacyDocuments({ requests, archive, receipts, clock }),
     processor,
     deadlines: new DeadlineWatcher({ store, webhooks, audit, clock }),
-    retention: new RetentionService({ connection, apps, store, archive, audit, clock, ...ranged }),
+    retention: new RetentionService({
+      connection, apps, store, archive, audit, clock, ...ranged,
+      counters: { store: deps.counters, retentionDays: config.counterRetentionDays },
+    }),
     receipts,
   };
 }

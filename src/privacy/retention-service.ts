@@ -4,6 +4,7 @@ import type { AppService } from '../apps/app-service.js';
 import { SYSTEM_ACTOR, type AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { rawCollection } from '../connections.js';
+import { oldestKeptBucket } from '../metrics/metric-definitions.js';
 import { deleteAllMatching } from './bulk-delete.js';
 import { DAY_MS } from './deadlines.js';
 import type { ExportArchive } from './export-archive.js';
@@ -13,12 +14,20 @@ import type { PrivacyRequestStore } from './privacy-request-store.js';
 /** Raw data purged by age under each app's policy (AppRecord.retentionDays). README: record of processing. */
 export const RETENTION_RULES = [{ collection: 'events', timeField: 'occurredAt' }] as const;
 
+/** The aggregate counters whose minute and hour documents are purged by age (every app alike). */
+export interface CounterPurge {
+  purgeBefore(g: 'minute' | 'hour', before: number): Promise<number>;
+}
+
 export interface RetentionRun {
   id: string;
   startedAt: Date;
   finishedAt: Date;
-  /** One entry per (collection, retention period): the apps under it, the cutoff and what went. */
-  purged: Array<{ collection: string; retentionDays: number; appIds: string[]; cutoff: Date; deleted: number }>;
+  /**
+   * One entry per (collection, retention period): the apps under it, the cutoff and what went; for
+   * `metric_counters`, one per granularity (every app).
+   */
+  purged: Array<{ collection: string; granularity?: 'minute' | 'hour'; retentionDays: number; appIds: string[]; cutoff: Date; deleted: number }>;
   exportsPurged: number;
   exportChunksDeleted: number;
   /** Duplicate-request markers whose window had ended. */
@@ -58,6 +67,8 @@ export class RetentionService {
       clock: Clock;
       /** Set on FerretDB: the most documents one deleteMany may remove (see bulk-delete.ts). */
       deleteRangeSize?: number;
+      /** Minute and hour metric counters, kept this many days by bucket start (day counters stay). */
+      counters?: { store: CounterPurge; retentionDays: { minute: number; hour: number } };
     },
   ) {
     this.runs = deps.connection.model<RunDoc>('RetentionRun', runSchema);
@@ -80,6 +91,18 @@ export class RetentionService {
         const filter = { appId: { $in: appIds }, [rule.timeField]: { $lt: cutoff } };
         const deleted = await deleteAllMatching(rawCollection(collection.model), filter, this.deps.deleteRangeSize);
         purged.push({ collection: rule.collection, retentionDays, appIds, cutoff, deleted });
+      }
+    }
+
+    const { counters } = this.deps;
+    if (counters) {
+      const appIds = [...byDays.values()].flat();
+      for (const granularity of ['minute', 'hour'] as const) {
+        const retentionDays = counters.retentionDays[granularity];
+        // Whole buckets, as the metrics API and reconciliation count them: nothing they treat as kept goes.
+        const cutoff = new Date(oldestKeptBucket(counters.retentionDays, granularity, startedAt.getTime())!);
+        const deleted = await counters.store.purgeBefore(granularity, cutoff.getTime());
+        purged.push({ collection: 'metric_counters', granularity, retentionDays, appIds, cutoff, deleted });
       }
     }
 

@@ -103,4 +103,23 @@ describe('reconciliation', () => {
     expect(queued.map((j) => j.data.appId)).toContain(appId);
     expect(await processor({ task: 'launch-timeouts' }, {} as never)).toMatchObject({ judged: expect.any(Number) });
   });
+
+  it('does not write back minute counters the retention job has purged (older than 7 days)', async () => {
+    const { appId } = await ctx.createApp('com.test.reconcile.purged');
+    await events().insertOne(storedEvent({ appId, device: 'a', type: 'crash', at: NOW - minutes(10) }));
+    await dm().reconciler.reconcileDay(appId, DAY);
+    const granularities = async (): Promise<string[]> =>
+      [...new Set((await ctx.container.mongo.collection('metric_counters').find({ appId }).toArray()).map((d) => String(d.g)))].sort();
+    expect(await granularities()).toEqual(['day', 'hour', 'minute']);
+    // Eight days on, the purge has deleted that day's minute documents; a late reconciliation leaves them gone.
+    clock.set(NOW + 8 * 86_400_000);
+    try {
+      await dm().counters.purgeBefore('minute', NOW + 86_400_000);
+      expect(await granularities()).toEqual(['day', 'hour']);
+      expect((await dm().reconciler.reconcileDay(appId, DAY)).corrected).toBe(0);
+      expect(await granularities()).toEqual(['day', 'hour']);
+    } finally {
+      clock.set(NOW);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../jobs/worker.js';
 import { PROCESSORS } from '../../jobs/processors.js';
+import { BUCKET_MS } from '../../src/metrics/metric-definitions.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { waitFor } from '../helpers/webhook-receiver.js';
 
@@ -11,6 +12,7 @@ const DAY = 86_400_000;
 const LONG = 'com.retention.long';
 const SHORT = 'com.retention.short';
 const AGES = [100, 60, 10];
+const COUNTERS: Array<[string, number]> = [['minute', 8], ['minute', 6], ['hour', 91], ['hour', 89], ['day', 400]];
 
 beforeAll(async () => {
   ctx = await createTestContext();
@@ -40,6 +42,12 @@ beforeAll(async () => {
     { _id: 'expired', appId: LONG, pid: 'e'.repeat(64), type: 'access', requestId: 'prq_x', until: new Date(now - 1000) },
     { _id: 'live', appId: LONG, pid: 'd'.repeat(64), type: 'access', requestId: 'prq_y', until: new Date(now + DAY) },
   ] as never[]);
+  // Counters by granularity and age in days: minute kept 7 days, hour 90, day for good (the defaults).
+  const counter = (g: string, ageDays: number): Record<string, unknown> => {
+    const t = Math.floor((now - ageDays * DAY) / BUCKET_MS[g as 'minute']) * BUCKET_MS[g as 'minute'];
+    return { _id: `${LONG}|${g}|${t}`, appId: LONG, g, t: new Date(t), c: { [`production|ios|1~0~0`]: { active: 1 } } };
+  };
+  await db.collection('metric_counters').insertMany(COUNTERS.map(([g, age]) => counter(g, age)) as never[]);
   workers = startWorkers(ctx.container, { retention: PROCESSORS.retention! });
 });
 afterAll(async () => {
@@ -74,15 +82,29 @@ describe('retention', () => {
     expect(claims.map((c) => c._id)).toEqual(['live']);
   });
 
+  it('purges minute counters past 7 days and hour counters past 90, and keeps day counters', async () => {
+    const left = await ctx.container.mongo.db!.collection('metric_counters').find({ appId: LONG }).toArray();
+    const age = (t: Date): number => Math.round((Date.now() - t.getTime()) / DAY);
+    expect(left.map((d) => [d.g, age(d.t as Date)]).sort()).toEqual([['day', 400], ['hour', 89], ['minute', 6]]);
+    // The metrics API refuses what is gone rather than reading it as no devices.
+    const old = new Date(Date.now() - 8 * DAY).toISOString();
+    const res = await ctx.http.get(`/v1/apps/${LONG}/metrics`).query({ bucket: 'minute', from: old }).set(ctx.admin);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'validation_failed', details: { field: 'query.from' } });
+  });
+
   it('records what it did: a run log and an audit entry', async () => {
     const res = await ctx.http.get('/v1/privacy/retention-runs').set(ctx.admin);
     expect(res.status).toBe(200);
     const [run] = res.body.runs as Array<{ id: string; purged: Array<{ collection: string; retentionDays: number; appIds: string[]; deleted: number; cutoff: string }>; claimsPurged: number }>;
     expect(run!.claimsPurged).toBe(1);
-    const byDays = Object.fromEntries(run!.purged.map((p) => [p.retentionDays, p]));
+    const byDays = Object.fromEntries(run!.purged.filter((p) => p.collection === 'events').map((p) => [p.retentionDays, p]));
     expect(byDays[90]).toMatchObject({ collection: 'events', appIds: [LONG], deleted: 5 });
     expect(byDays[30]).toMatchObject({ collection: 'events', appIds: [SHORT], deleted: 10 });
     expect(Date.now() - Date.parse(byDays[30]!.cutoff)).toBeGreaterThan(30 * DAY - 60_000);
+    const counters = run!.purged.filter((p) => p.collection === 'metric_counters');
+    expect(counters.map((p) => [(p as { granularity?: string }).granularity, p.retentionDays, p.deleted])).toEqual([['minute', 7, 1], ['hour', 90, 1]]);
+    expect(counters[0]!.appIds.sort()).toEqual([LONG, SHORT].sort());
     const audit = (await ctx.container.audit.find({ limit: 100 })).filter((e) => e.action === 'retention.purge');
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor: 'system', target: `retention-run:${run!.id}` });

@@ -17,6 +17,8 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 3000, role: 'all', guardBucketSeconds: 60, logLevel: 'info' });
     expect(config.masterKeyGenerated).toBe(true);
     expect(Object.isFrozen(config)).toBe(true);
+    expect(config.counterRetentionDays).toEqual({ minute: 7, hour: 90 });
+    expect(loadConfig({ METRIC_MINUTE_RETENTION_DAYS: '2', METRIC_HOUR_RETENTION_DAYS: '400' }).counterRetentionDays).toEqual({ minute: 2, hour: 400 });
   });
 
   it('names the variable that is invalid', () => {
@@ -28,6 +30,7 @@ describe('loadConfig', () => {
     expect(errorOf({ LOG_LEVEL: 'loud' }).variable).toBe('LOG_LEVEL');
     expect(errorOf({ MASTER_KEY: 'abcd' }).variable).toBe('MASTER_KEY');
     expect(errorOf({ BOOTSTRAP_ADMIN_KEY: 'short' }).variable).toBe('BOOTSTRAP_ADMIN_KEY');
+    expect(errorOf({ METRIC_MINUTE_RETENTION_DAYS: '0' }).variable).toBe('METRIC_MINUTE_RETENTION_DAYS');
   });
 
   it('requires MASTER_KEY in production', () => {

@@ -52,4 +52,22 @@ describe('metrics window', () => {
     expect(String((tooLong as { reason: string }).reason)).toContain('at most 1440');
     expect(() => resolveWindow({ from: '2026-01-14T00:00:00Z', to: '2026-01-15T00:00:00Z', bucket: 'minute' }, NOW)).not.toThrow();
   });
+
+  it('refuses a window reaching back past the minute or hour counters kept, and allows the oldest kept bucket', () => {
+    const kept = { minute: 7, hour: 90 };
+    // NOW is 12:34:56; seven days back the oldest kept minute bucket starts at 12:34:00.
+    expect(() => resolveWindow({ from: '2026-01-08T12:34:00Z', to: '2026-01-08T13:00:00Z', bucket: 'minute' }, NOW, kept)).not.toThrow();
+    const minute = fieldOf(() => resolveWindow({ from: '2026-01-08T12:33:59Z', to: '2026-01-08T13:00:00Z', bucket: 'minute' }, NOW, kept));
+    expect(minute).toMatchObject({ field: 'query.from' });
+    expect(String((minute as { reason: string }).reason)).toContain('7 days minute counters are kept');
+    expect(fieldOf(() => resolveWindow({ from: '2025-10-17T11:00:00Z', to: '2025-10-17T13:00:00Z', bucket: 'hour' }, NOW, kept))).toMatchObject({ field: 'query.from' });
+    expect(() => resolveWindow({ from: '2025-10-17T12:00:00Z', to: '2025-10-17T13:00:00Z', bucket: 'hour' }, NOW, kept)).not.toThrow();
+    // Day counters are kept for good; without a retention every window is allowed.
+    expect(() => resolveWindow({ from: '2025-01-20T00:00:00Z', to: '2025-01-21T00:00:00Z', bucket: 'day' }, NOW, kept)).not.toThrow();
+    expect(() => resolveWindow({ from: '2025-01-20T00:00:00Z', to: '2025-01-20T01:00:00Z', bucket: 'minute' }, NOW)).not.toThrow();
+    // The summary's granularity counts too: minutes kept longer than hours cannot summarise in purged hours.
+    const longMinutes = { minute: 30, hour: 7 };
+    expect(() => resolveWindow({ from: '2026-01-01T10:15:00Z', to: '2026-01-01T10:45:00Z', bucket: 'minute' }, NOW, longMinutes)).not.toThrow();
+    expect(fieldOf(() => resolveWindow({ from: '2026-01-01T10:00:00Z', to: '2026-01-01T11:00:00Z', bucket: 'minute' }, NOW, longMinutes))).toMatchObject({ field: 'query.from' });
+  });
 });
