@@ -56,9 +56,11 @@ function storedEvents(appId: string, count: number, pids: readonly string[]): St
 }
 
 /**
- * B2: the raw driver's insertMany of the same documents into the same database, into a collection with
- * the same indexes as `events` (those of `declared` the service builds on this server: see
- * `indexesToBuild`): batches of 500, `writers` concurrent writers. Returns documents per second.
+ * B2: the raw driver's insertMany of the same documents into the same database: batches of 500, `writers`
+ * concurrent writers. Returns documents per second. Into `table` when given (the service's own `events`, so
+ * that B2 and the service insert into a table of the same size); else into
+ * a fresh collection with the same indexes as `events` (those of `declared` the service builds on this
+ * server: see `indexesToBuild`), dropped afterwards.
  */
 export async function rawInsertMany(
   mongoUrl: string,
@@ -67,15 +69,18 @@ export async function rawInsertMany(
   writers: number,
   /** As many as the service bench's devices (a pid is an HMAC: 64 hex digits). */
   deviceCount: number,
+  table?: string,
 ): Promise<number> {
   const pids = Array.from({ length: deviceCount }, () => randomUUID().replace(/-/g, '').repeat(2));
   const client = await mongoose.mongo.MongoClient.connect(mongoUrl, { maxPoolSize: 50 });
   try {
-    const collection = client.db().collection<StoredEvent>('bench_b2_events');
-    await collection.drop().catch(() => undefined);
-    await client.db().createCollection('bench_b2_events');
-    const secondary = await secondaryIndexesServeQueries(client.db(), 'bench_b2_events');
-    for (const [keys, options] of indexesToBuild(declared, secondary)) await collection.createIndex(keys, options);
+    const collection = client.db().collection<StoredEvent>(table ?? 'bench_b2_events');
+    if (!table) {
+      await collection.drop().catch(() => undefined);
+      await client.db().createCollection('bench_b2_events');
+      const secondary = await secondaryIndexesServeQueries(client.db(), 'bench_b2_events');
+      for (const [keys, options] of indexesToBuild(declared, secondary)) await collection.createIndex(keys, options);
+    }
     const batches = Array.from({ length: writers * 4 }, () => storedEvents('com.bench.b2', 500, pids));
     await collection.insertMany(storedEvents('com.bench.warmup', 500, pids), { ordered: false });
     let inserted = 0;
@@ -95,7 +100,7 @@ export async function rawInsertMany(
       }),
     );
     const rate = inserted / ((performance.now() - started) / 1000);
-    await collection.drop().catch(() => undefined);
+    if (!table) await collection.drop().catch(() => undefined);
     return rate;
   } finally {
     await client.close();

@@ -2,10 +2,14 @@
  * npm run bench:ingest — ingest throughput and latency against same-machine baselines (DESIGN.md,
  * Performance protocol). B0: bare node:http answering 202. B2: raw driver insertMany of the same event
  * documents into the same database (the same devices: each 50-event run is one device's), batches of 500,
- * the faster of 1 and 4 concurrent writers, before and after the service (mean). Then the real api
- * process (ROLE=api, child process) with batches of 50 events:
+ * the faster of 1 and 4 concurrent writers, into the service's own events table just before and just
+ * after the closed loop (mean), so that the knee and its baseline see the same table sizes; a run into a
+ * fresh collection is printed for reference. Then the real api process (ROLE=api, child process) with
+ * batches of 50 events:
  * - a warm-up that fills the table towards the size the open-loop levels run on (25 s, 8 connections);
- * - closed loop (autocannon) at 1, 2, 4… connections until throughput stops growing;
+ * - closed loop (autocannon) at 1, 2, 4… connections until throughput stops growing, then the same steps
+ *   in reverse order; each step counts as the mean of its two runs (the table's growth over the ladder
+ *   cancels out);
  * - the knee: the point of diminishing returns, the first step whose doubling of connections adds less
  *   than 5% throughput (past it, more load only adds queueing). Beside it: the highest throughput seen
  *   (the nominal capacity) and the step of highest power, throughput ÷ mean latency (Kleinrock);
@@ -32,6 +36,7 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DEVICES_PER_BATCH = Number(process.env.BENCH_DEVICES_PER_BATCH ?? 1);
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
 const BATCH = 50;
+const APP_ID = 'com.bench.ingest';
 const STEP_SECONDS = 5;
 // The knee is measured on a table already near the size the open-loop levels run on: an insert into a
 // fresh, small collection is cheaper (its index pages are fewer and cached), and a knee found there is
@@ -90,6 +95,21 @@ function phaseMeans(before: Map<string, { sum: number; count: number }>, after: 
     .join(', ');
 }
 
+/** Two runs of one closed-loop step: throughputs and latencies averaged (p50/p99 as the mean of the two). */
+function meanOf(a: LoadResult, b: LoadResult): LoadResult {
+  const mean = (key: keyof LoadResult): number => (a[key] + b[key]) / 2;
+  return {
+    requestsPerSecond: mean('requestsPerSecond'),
+    accepted: a.accepted + b.accepted,
+    acceptedPerSecond: mean('acceptedPerSecond'),
+    p50: mean('p50'),
+    p99: mean('p99'),
+    mean: mean('mean'),
+    non2xx: a.non2xx + b.non2xx,
+    errors: a.errors + b.errors,
+  };
+}
+
 function describe(label: string, r: LoadResult): string {
   return `${label}: ${round(r.acceptedPerSecond)} events/s (${round(r.requestsPerSecond)} req/s) p50=${r.p50}ms p99=${r.p99}ms mean=${round(r.mean, 1)}ms non2xx=${r.non2xx} errors=${r.errors}`;
 }
@@ -108,13 +128,13 @@ async function main(): Promise<void> {
   log(describe('B0 bare node:http 202 (32 connections)', { ...b0, acceptedPerSecond: b0.requestsPerSecond * BATCH }));
 
   const indexes = new MongoEventStore(mongoose.createConnection()).model.schema.indexes() as IndexSpec[];
-  const rawBaseline = async (label: string): Promise<number> => {
-    const one = await rawInsertMany(mongoUrl, indexes, 6, 1, devices.length);
-    const four = await rawInsertMany(mongoUrl, indexes, 6, 4, devices.length);
-    log(`B2 raw insertMany ${label} (500/batch, same indexes as events): 1 writer ${round(one)} docs/s, 4 writers ${round(four)} docs/s`);
+  const rawBaseline = async (label: string, table?: string): Promise<number> => {
+    const one = await rawInsertMany(mongoUrl, indexes, 6, 1, devices.length, table);
+    const four = await rawInsertMany(mongoUrl, indexes, 6, 4, devices.length, table);
+    log(`B2 raw insertMany ${label} (500/batch): 1 writer ${round(one)} docs/s, 4 writers ${round(four)} docs/s`);
     return Math.max(one, four);
   };
-  const b2Before = await rawBaseline('before the service');
+  const b2Fresh = await rawBaseline('into a fresh collection with the same indexes as events (reference)');
 
   const server = new ServerProcess(
     {
@@ -135,7 +155,7 @@ async function main(): Promise<void> {
   let accepted = 0;
   try {
     await server.start();
-    const created = await post(`${server.url}/v1/apps`, adminKey, { appId: 'com.bench.ingest', name: 'Bench' });
+    const created = await post(`${server.url}/v1/apps`, adminKey, { appId: APP_ID, name: 'Bench' });
     const built = await mongoose.mongo.MongoClient.connect(mongoUrl).then(async (client) => {
       const names = (await client.db().collection('events').indexes()).map((index) => index.name);
       await client.close();
@@ -150,6 +170,14 @@ async function main(): Promise<void> {
         ),
       );
     }
+    const eventCount = async (): Promise<number> => {
+      const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
+      try {
+        return await client.db().collection('events').estimatedDocumentCount();
+      } finally {
+        await client.close();
+      }
+    };
     // autocannon drops the requests in flight when a run ends; the server still works on them. Wait until
     // it is idle (its in-flight gauge), so the next run starts clean.
     const settle = async (): Promise<void> => {
@@ -168,23 +196,38 @@ async function main(): Promise<void> {
     };
 
     await run(`warm-up to a steady-state table (8 connections, ${WARM_UP_SECONDS} s)`, 8, WARM_UP_SECONDS);
+    // B2 into the service's own events table, just before and just after the ladder: the knee and its
+    // baseline are then measured on the same table sizes.
+    const b2Before = await rawBaseline(`into the service's events table, before the closed loop (${await eventCount()} events stored)`, 'events');
     // Closed loop with more and more connections until throughput stops growing (< 5% twice in a row, from 16 on).
-    const steps: Array<{ result: LoadResult; connections: number }> = [];
-    let best: LoadResult | undefined;
+    const ascending: Array<{ result: LoadResult; connections: number }> = [];
+    let highest = 0;
     let flat = 0;
     for (const connections of CONNECTION_STEPS) {
       const result = await run(`closed loop, ${connections} connections`, connections, STEP_SECONDS);
-      steps.push({ result, connections });
-      const grew = !best || result.acceptedPerSecond > best.acceptedPerSecond * 1.05;
-      if (!best || result.acceptedPerSecond > best.acceptedPerSecond) best = result;
+      ascending.push({ result, connections });
+      const grew = result.acceptedPerSecond > highest * 1.05;
+      highest = Math.max(highest, result.acceptedPerSecond);
       flat = grew ? 0 : flat + 1;
       if (flat >= 2 && connections >= 16) break; // below 16 a flat step is usually noise: the database still has idle capacity
     }
+    // The same steps again in reverse order, and each step is the mean of its two runs. The table grows by
+    // about a million events over the ladder and inserts slow down as it grows, so one ascending pass
+    // measures the larger connection counts on a slower table; the mirrored order cancels that drift (an
+    // ABBA design) and the second run halves the noise of a 5-second step.
+    const steps: Array<{ result: LoadResult; connections: number }> = [];
+    for (const { connections, result: first } of [...ascending].reverse()) {
+      const second = await run(`closed loop, ${connections} connections (descending)`, connections, STEP_SECONDS);
+      steps.unshift({ connections, result: meanOf(first, second) });
+    }
+    for (const { connections, result } of steps) log(`closed loop, ${connections} connections, mean of both runs: ${round(result.acceptedPerSecond)} events/s, mean latency ${round(result.mean, 1)} ms`);
+    const b2After = await rawBaseline(`into the service's events table, after the closed loop (${await eventCount()} events stored)`, 'events');
+    const best = steps.reduce((a, b) => (b.result.acceptedPerSecond > a.result.acceptedPerSecond ? b : a)).result;
     const knee = steps.find((step, i) => i + 1 < steps.length && steps[i + 1]!.result.acceptedPerSecond < step.result.acceptedPerSecond * 1.05) ?? steps.at(-1)!;
     const power = (r: LoadResult): number => r.acceptedPerSecond / Math.max(r.mean, 0.1);
     const powerPeak = steps.reduce((a, b) => (power(b.result) > power(a.result) ? b : a));
     const capacity = knee.result.acceptedPerSecond;
-    const nominal = best!.acceptedPerSecond;
+    const nominal = best.acceptedPerSecond;
     log(
       `knee (doubling the connections adds < 5%): ${round(capacity)} events/s at ${knee.connections} connections; ` +
         `nominal capacity (highest throughput): ${round(nominal)} events/s; highest power: ${round(powerPeak.result.acceptedPerSecond)} events/s at ${powerPeak.connections}`,
@@ -214,7 +257,9 @@ async function main(): Promise<void> {
     await settle();
     const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
     const stored = new Set(
-      (await client.db().collection<{ eventId: string }>('events').find({}, { projection: { _id: 0, eventId: 1 } }).toArray()).map((d) => d.eventId),
+      (await client.db().collection<{ eventId: string }>('events').find({ appId: APP_ID }, { projection: { _id: 0, eventId: 1 } }).toArray()).map(
+        (d) => d.eventId,
+      ),
     );
     await client.close();
     const lost = [...acknowledged].filter((id) => !stored.has(id)).length;
@@ -223,10 +268,11 @@ async function main(): Promise<void> {
       `drained: ${acknowledged.size} events acknowledged (202), ${accepted} of them reported accepted, ${stored.size} stored ` +
         `(${stored.size - acknowledged.size + lost} from batches cut off unanswered at the end of a run); lost=${lost} duplicated=${acknowledged.size - accepted} -> ${ok ? 'OK' : 'FAILED'}`,
     );
-    // B2 again, after the service: on a shared machine the baseline drifts; the ratio uses the mean.
-    const b2After = await rawBaseline('after the service');
     const b2 = (b2Before + b2After) / 2;
-    log(`B2 (the faster writer count, mean of before and after): ${round(b2)} docs/s`);
+    log(
+      `B2 (the faster writer count, mean of before and after the closed loop, into the service's table): ${round(b2)} docs/s; ` +
+        `into a fresh collection: ${round(b2Fresh)} docs/s (the knee would be ${round(capacity / b2Fresh, 3)} of that)`,
+    );
     log(
       `p50/p99 at 50% of the knee: ${at50.p50}/${at50.p99} ms; at 80%: ${at80.p50}/${at80.p99} ms; ` +
         `at 80% of the nominal capacity: ${atNominal80.p50}/${atNominal80.p99} ms; nominal capacity ${round(nominal / b2, 2)} × B2; ` +
