@@ -152,15 +152,14 @@ async function main(): Promise<void> {
     },
     await freePort(),
   );
+  // The bench's own view of the database: indexes built, table size, the drain check, the clean-up.
+  const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
+  const events = client.db().collection<{ eventId: string }>('events');
   let accepted = 0;
   try {
     await server.start();
     const created = await post(`${server.url}/v1/apps`, adminKey, { appId: APP_ID, name: 'Bench' });
-    const built = await mongoose.mongo.MongoClient.connect(mongoUrl).then(async (client) => {
-      const names = (await client.db().collection('events').indexes()).map((index) => index.name);
-      await client.close();
-      return names;
-    });
+    const built = (await events.indexes()).map((index) => index.name);
     log(`the service built these indexes on events (B2 builds the same): ${built.join(', ')}`);
     const ingestKey = String(created.ingestKey);
     for (let i = 0; i < devices.length; i += 20) {
@@ -170,14 +169,6 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const eventCount = async (): Promise<number> => {
-      const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
-      try {
-        return await client.db().collection('events').estimatedDocumentCount();
-      } finally {
-        await client.close();
-      }
-    };
     // autocannon drops the requests in flight when a run ends; the server still works on them. Wait until
     // it is idle (its in-flight gauge), so the next run starts clean.
     const settle = async (): Promise<void> => {
@@ -198,7 +189,7 @@ async function main(): Promise<void> {
     await run(`warm-up to a steady-state table (8 connections, ${WARM_UP_SECONDS} s)`, 8, WARM_UP_SECONDS);
     // B2 into the service's own events table, just before and just after the ladder: the knee and its
     // baseline are then measured on the same table sizes.
-    const b2Before = await rawBaseline(`into the service's events table, before the closed loop (${await eventCount()} events stored)`, 'events');
+    const b2Before = await rawBaseline(`into the service's events table, before the closed loop (${await events.estimatedDocumentCount()} events stored)`, 'events');
     // Closed loop with more and more connections until throughput stops growing (< 5% twice in a row, from 16 on).
     const ascending: Array<{ result: LoadResult; connections: number }> = [];
     let highest = 0;
@@ -221,7 +212,7 @@ async function main(): Promise<void> {
       steps.unshift({ connections, result: meanOf(first, second) });
     }
     for (const { connections, result } of steps) log(`closed loop, ${connections} connections, mean of both runs: ${round(result.acceptedPerSecond)} events/s, mean latency ${round(result.mean, 1)} ms`);
-    const b2After = await rawBaseline(`into the service's events table, after the closed loop (${await eventCount()} events stored)`, 'events');
+    const b2After = await rawBaseline(`into the service's events table, after the closed loop (${await events.estimatedDocumentCount()} events stored)`, 'events');
     const best = steps.reduce((a, b) => (b.result.acceptedPerSecond > a.result.acceptedPerSecond ? b : a)).result;
     const knee = steps.find((step, i) => i + 1 < steps.length && steps[i + 1]!.result.acceptedPerSecond < step.result.acceptedPerSecond * 1.05) ?? steps.at(-1)!;
     const power = (r: LoadResult): number => r.acceptedPerSecond / Math.max(r.mean, 0.1);
@@ -255,13 +246,7 @@ async function main(): Promise<void> {
 
     // Drain: autocannon abandons the requests in flight when a run ends; the server still finishes them.
     await settle();
-    const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
-    const stored = new Set(
-      (await client.db().collection<{ eventId: string }>('events').find({ appId: APP_ID }, { projection: { _id: 0, eventId: 1 } }).toArray()).map(
-        (d) => d.eventId,
-      ),
-    );
-    await client.close();
+    const stored = new Set((await events.find({ appId: APP_ID }, { projection: { _id: 0, eventId: 1 } }).toArray()).map((d) => d.eventId));
     const lost = [...acknowledged].filter((id) => !stored.has(id)).length;
     const ok = lost === 0 && accepted === acknowledged.size;
     log(
@@ -282,7 +267,6 @@ async function main(): Promise<void> {
     log(`ingest events_per_s=${round(capacity)} ratio_to_insertMany=${round(capacity / b2, 3)} p99_ms_at_80=${at80.p99} rss_mb=${round(rss)}`);
   } finally {
     await server.kill('SIGTERM');
-    const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
     await client.db().dropDatabase().catch(() => undefined);
     await client.close();
     await deleteRedisPrefix(prefix);

@@ -110,7 +110,10 @@ export class Reconciler {
     const stored = await this.counters.findRange(appId, range.from, range.to);
     const cells = new Map([...stored.map((r) => r.cell), ...[...exact.cells.values()].map((c) => c.cell)].map((c) => [cellId(c), c]));
     report.cells = cells.size;
-    const retained = (cell: CounterCell): boolean => cell.t >= (oldestKeptBucket(this.kept, cell.g, now) ?? cell.t);
+    const retained = (cell: CounterCell): boolean => {
+      const oldest = oldestKeptBucket(this.kept, cell.g, now);
+      return oldest === undefined || cell.t >= oldest;
+    };
     const differing = differingCells([...cells.values()].filter(retained), exact.cells, stored);
     const fixable = differing.map((r) => r.cell).filter((cell) => settled(cell.g, cell.t));
     report.deferred += differing.length - fixable.length;

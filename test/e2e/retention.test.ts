@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../jobs/worker.js';
 import { PROCESSORS } from '../../jobs/processors.js';
-import { BUCKET_MS } from '../../src/metrics/metric-definitions.js';
+import { counterDocId } from '../../src/metrics/counter-store.js';
+import { bucketStart, type Granularity } from '../../src/metrics/metric-definitions.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
 import { waitFor } from '../helpers/webhook-receiver.js';
 
@@ -12,7 +13,7 @@ const DAY = 86_400_000;
 const LONG = 'com.retention.long';
 const SHORT = 'com.retention.short';
 const AGES = [100, 60, 10];
-const COUNTERS: Array<[string, number]> = [['minute', 8], ['minute', 6], ['hour', 91], ['hour', 89], ['day', 400]];
+const COUNTERS: Array<[Granularity, number]> = [['minute', 8], ['minute', 6], ['hour', 91], ['hour', 89], ['day', 400]];
 
 beforeAll(async () => {
   ctx = await createTestContext();
@@ -43,9 +44,9 @@ beforeAll(async () => {
     { _id: 'live', appId: LONG, pid: 'd'.repeat(64), type: 'access', requestId: 'prq_y', until: new Date(now + DAY) },
   ] as never[]);
   // Counters by granularity and age in days: minute kept 7 days, hour 90, day for good (the defaults).
-  const counter = (g: string, ageDays: number): Record<string, unknown> => {
-    const t = Math.floor((now - ageDays * DAY) / BUCKET_MS[g as 'minute']) * BUCKET_MS[g as 'minute'];
-    return { _id: `${LONG}|${g}|${t}`, appId: LONG, g, t: new Date(t), c: { [`production|ios|1~0~0`]: { active: 1 } } };
+  const counter = (g: Granularity, ageDays: number): Record<string, unknown> => {
+    const t = bucketStart(now - ageDays * DAY, g);
+    return { _id: counterDocId(LONG, g, t), appId: LONG, g, t: new Date(t), c: { 'production|ios|1~0~0': { active: 1 } } };
   };
   await db.collection('metric_counters').insertMany(COUNTERS.map(([g, age]) => counter(g, age)) as never[]);
   workers = startWorkers(ctx.container, { retention: PROCESSORS.retention! });
