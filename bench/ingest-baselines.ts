@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import mongoose from 'mongoose';
 import { indexesToBuild, secondaryIndexesServeQueries, type IndexSpec } from '../src/connections.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
@@ -30,14 +31,15 @@ export async function bareHttp(port: number, devices: readonly string[], seconds
 
 /**
  * The documents ingest would store for batches of 50 events from one device each (the service bench's
- * batches, drawn from as many devices): same shape, same `_id` scheme, pids instead of device ids.
+ * batches, drawn from as many devices): same shape, same `_id` scheme, UUIDv7 eventIds like the bench's
+ * SDK model, pids instead of device ids.
  */
 function storedEvents(appId: string, count: number, pids: readonly string[]): StoredEvent[] {
   const now = new Date();
   let pid = '';
   return Array.from({ length: count }, (_, i) => {
     if (i % 50 === 0) pid = pids[Math.floor(Math.random() * pids.length)]!; // a new device every 50 events
-    const eventId = randomUUID();
+    const eventId = uuidv7();
     return {
       _id: eventDocId(appId, pid, eventId),
       appId,
@@ -91,7 +93,7 @@ export async function rawInsertMany(
         for (let round = 0; performance.now() < deadline; round++) {
           // Fresh eventIds each time (the prepared batches only save the generator's CPU).
           const docs = batches[(w + round * writers) % batches.length]!.map((doc) => {
-            const eventId = randomUUID();
+            const eventId = uuidv7();
             return { ...doc, _id: eventDocId(doc.appId, doc.pid, eventId), eventId };
           });
           await collection.insertMany(docs, { ordered: false });

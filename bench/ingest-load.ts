@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
+import { v7 as uuidv7 } from 'uuid';
 
 /** The slice of autocannon's API the benchmark uses (the package ships no types). */
 interface AutocannonRequest {
@@ -34,14 +34,17 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const TYPES = ['download_started', 'download_completed', 'installed', 'app_ready', 'app_ready', 'download_started', 'download_completed', 'installed', 'app_ready', 'crash'];
 
-/** A batch of `size` fresh events from `devicesPerBatch` devices picked from `devices`: JSON body and eventIds. */
+/**
+ * A batch of `size` fresh events from `devicesPerBatch` devices picked from `devices`: JSON body and eventIds
+ * (UUIDv7, time-ordered, as the README advises SDKs to generate them).
+ */
 export function batchBody(devices: readonly string[], size: number, devicesPerBatch: number): { body: string; ids: string[] } {
   const start = Math.floor(Math.random() * devices.length);
   const now = Date.now();
   const events = Array.from({ length: size }, (_, i) => {
     const device = (start + (i % devicesPerBatch)) % devices.length;
     return {
-      eventId: randomUUID(),
+      eventId: uuidv7(),
       deviceId: devices[device],
       type: TYPES[i % TYPES.length],
       version: '2.4.1',

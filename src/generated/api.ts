@@ -253,6 +253,7 @@ export interface paths {
          *     **Idempotency**: `eventId` is the idempotency key per app and device. An event already stored (a resend,
          *     also a concurrent one, even with other fields changed) is counted in `duplicates` and stored once; treat
          *     `accepted + duplicates` as done. Another device's event with the same `eventId` is its own event.
+         *     Generate `eventId`s as UUIDv7 where the platform allows (README, "Event `_id`s and the index").
          *
          *     **One bad event never sinks the batch**: each event is checked on its own and refused events are listed
          *     in `rejected` with their index and a code:
@@ -1262,7 +1263,7 @@ export interface components {
         TelemetryEvent: {
             /**
              * Format: uuid
-             * @description Client-generated UUID; the idempotency key (per app and device).
+             * @description Client-generated UUID; the idempotency key (per app and device). Any version is accepted; prefer version 7 (RFC 9562, time-ordered): a device's events then go in at the end of its run of the events index instead of anywhere in it, which keeps inserts cheap as the table grows.
              */
             eventId: string;
             deviceId: components["schemas"]["DeviceId"];
