@@ -45,11 +45,18 @@ export async function secondaryIndexesServeQueries(db: mongoose.mongo.Db, collec
   return !sqlite;
 }
 
+export interface IndexReport {
+  /** Declared indexes left out. */
+  skipped: number;
+  /** FerretDB's SQLite backend: the server that never reads secondary indexes (and scans for `_id`). */
+  sqliteBackend: boolean;
+}
+
 /**
  * Creates the models' collections, then their indexes: every declared index, except the non-unique ones
- * on a server that never reads them (see `secondaryIndexesServeQueries`). Returns how many it left out.
+ * on a server that never reads them (see `secondaryIndexesServeQueries`).
  */
-export async function ensureIndexes(connection: Connection): Promise<{ skipped: number }> {
+export async function ensureIndexes(connection: Connection): Promise<IndexReport> {
   const models = Object.values(connection.models);
   for (const model of models) {
     await model.createCollection().catch((err: { codeName?: string }) => {
@@ -65,7 +72,7 @@ export async function ensureIndexes(connection: Connection): Promise<{ skipped: 
     skipped += declared.length - build.length;
     for (const [fields, options] of build) await rawCollection(model).createIndex(fields, options);
   }
-  return { skipped };
+  return { skipped, sqliteBackend: !secondary };
 }
 
 /**

@@ -131,9 +131,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
     config, mongo, redis, queues, apps, audit, pseudonyms, keyRing, suppressions, webhooks, clock, idLookup, counters: deviceMetrics.counters,
   });
 
-  const { skipped } = await ensureIndexes(mongo);
-  if (skipped > 0) {
-    logger.info({ skipped }, 'non-unique secondary indexes left out: this server never reads them (FerretDB on SQLite)');
+  const { skipped, sqliteBackend } = await ensureIndexes(mongo);
+  if (skipped > 0) logger.info({ skipped }, 'non-unique secondary indexes left out: this server never reads them (FerretDB on SQLite)');
+  if (sqliteBackend) {
     logger.warn(
       'FerretDB on SQLite serves development and tests: every lookup by _id scans its collection, so reads and writes slow down as data grows (README, "FerretDB limits"); use MongoDB in production',
     );

@@ -43,6 +43,11 @@ describe('indexes', () => {
     if (onFerretSqlite) expect(ctx.logs.some((line) => line.includes(`"skipped":${secondary}`))).toBe(true);
   });
 
+  it('warns at start-up that FerretDB on SQLite is for development and tests, and only there', () => {
+    const warned = ctx.logs.some((line) => line.includes('FerretDB on SQLite serves development and tests'));
+    expect(warned).toBe(onFerretSqlite);
+  });
+
   it('FerretDB on SQLite scans for a filter a secondary index covers, even when the index exists', async (context) => {
     if (!onFerretSqlite) context.skip();
     // The premise of leaving them out: should a FerretDB release start reading them, this fails.
