@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventDocId, type StoredEvent } from '../../src/ingest/stored-event.js';
 import { consent, event, postEvents, stored, type IngestHeader } from '../helpers/ingest-fixtures.js';
@@ -157,6 +158,15 @@ describe('events', () => {
     const docs = await stored(ctx, 'events', { eventId: first.eventId });
     expect(docs.map((d) => d.pid).sort()).toEqual([ctx.container.pseudonyms.pid(appId, id), ctx.container.pseudonyms.pid(appId, other)].sort());
     expect(docs.find((d) => d.pid === ctx.container.pseudonyms.pid(appId, id))).toMatchObject({ type: 'app_ready', occurredAt: new Date(first.occurredAt) });
+  });
+
+  it('accepts UUIDv7 eventIds (the README advises SDKs to use them) and dedupes them like any other', async () => {
+    const v7 = event(id, { eventId: uuidv7() });
+    const v4 = event(id);
+    expect((await postEvents(ctx, ingest, [v7, v4])).body).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+    expect((await postEvents(ctx, ingest, [v7])).body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+    const pid = ctx.container.pseudonyms.pid(appId, id);
+    expect((await stored(ctx, 'events', { eventId: v7.eventId })).map((d) => d._id)).toEqual([eventDocId(appId, pid, v7.eventId)]);
   });
 
   it('rejects one invalid event among 50, naming the field, and accepts the other 49', async () => {
