@@ -34,6 +34,12 @@ export function oldestKeptBucket(kept: CounterRetention, g: Granularity, now: nu
   return days === undefined ? undefined : bucketStart(now - days * BUCKET_MS.day, g);
 }
 
+/** Whether the `g` bucket starting at `t` is still kept at `now`: the metrics API and reconciliation ask. */
+export function bucketKept(kept: CounterRetention, g: Granularity, t: number, now: number): boolean {
+  const oldest = oldestKeptBucket(kept, g, now);
+  return oldest === undefined || t >= oldest;
+}
+
 /**
  * How long after a bucket ends live counting still accepts a device for it. The cross-process dedupe
  * markers live exactly that long; a later event is counted by reconciliation instead (its day is queued

@@ -1,5 +1,5 @@
 import { InvalidError } from '../errors.js';
-import { BUCKET_MS, oldestKeptBucket, type CounterRetention, type Granularity } from './metric-definitions.js';
+import { BUCKET_MS, bucketKept, type CounterRetention, type Granularity } from './metric-definitions.js';
 
 /** Largest window per bucket size: a day of minutes, a month of hours, a bit more than a year of days. */
 export const MAX_BUCKETS: Readonly<Record<Granularity, number>> = { minute: 1440, hour: 744, day: 400 };
@@ -65,10 +65,7 @@ export function resolveWindow(
   }
   const summary = COARSEST_FIRST.find((g) => from % BUCKET_MS[g] === 0 && to % BUCKET_MS[g] === 0) ?? bucket;
   for (const g of new Set([bucket, summary])) {
-    const oldest = oldestKeptBucket(kept, g, now);
-    if (oldest !== undefined && from < oldest) {
-      invalid('query.from', `is older than the ${kept[g]} days ${g} counters are kept; ask with a coarser bucket`);
-    }
+    if (!bucketKept(kept, g, from, now)) invalid('query.from', `is older than the ${kept[g]} days ${g} counters are kept; ask with a coarser bucket`);
   }
   return { from, to, bucket, summary, summaryBuckets: (to - from) / BUCKET_MS[summary] };
 }

@@ -7,11 +7,11 @@ import { countExactly } from './exact-counts.js';
 import { ROLLBACK_LOOKBACK_MS } from './launch-rules.js';
 import {
   BUCKET_MS,
+  bucketKept,
   bucketStart,
   cellId,
   COUNTER_FIELDS,
   GRANULARITIES,
-  oldestKeptBucket,
   type CounterCell,
   type CounterRetention,
   type CounterValues,
@@ -110,11 +110,8 @@ export class Reconciler {
     const stored = await this.counters.findRange(appId, range.from, range.to);
     const cells = new Map([...stored.map((r) => r.cell), ...[...exact.cells.values()].map((c) => c.cell)].map((c) => [cellId(c), c]));
     report.cells = cells.size;
-    const retained = (cell: CounterCell): boolean => {
-      const oldest = oldestKeptBucket(this.kept, cell.g, now);
-      return oldest === undefined || cell.t >= oldest;
-    };
-    const differing = differingCells([...cells.values()].filter(retained), exact.cells, stored);
+    const retained = [...cells.values()].filter((cell) => bucketKept(this.kept, cell.g, cell.t, now));
+    const differing = differingCells(retained, exact.cells, stored);
     const fixable = differing.map((r) => r.cell).filter((cell) => settled(cell.g, cell.t));
     report.deferred += differing.length - fixable.length;
     for (let i = 0; i < fixable.length; i += 200) {
