@@ -1,5 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+
+/**
+ * NODE_OPTIONS as `npm start` and the image run the service (scripts/node-options first, the caller's own
+ * after them), so that a process the tests or benchmarks start collects garbage like a deployed one.
+ */
+export function serviceNodeOptions(): string {
+  const flags = readFileSync(new URL('../../scripts/node-options', import.meta.url), 'utf8').trim();
+  return [flags, process.env.NODE_OPTIONS].filter(Boolean).join(' ');
+}
 
 /** A free loopback port (bound then released). */
 export async function freePort(): Promise<number> {
@@ -38,7 +48,7 @@ export class ServerProcess {
 
   async start(timeoutMs = 30_000): Promise<void> {
     this.child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, ...this.env, PORT: String(this.port) },
+      env: { ...process.env, NODE_OPTIONS: serviceNodeOptions(), ...this.env, PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serviceNodeOptions } from '../helpers/ingest-server.js';
+
+const file = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+/** Threads of a Node process started with these NODE_OPTIONS (Linux: one /proc entry per thread). */
+function threadsWith(nodeOptions: string): number {
+  const script = "setTimeout(() => console.log(require('node:fs').readdirSync('/proc/self/task').length), 100)";
+  return Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' }).trim());
+}
+
+describe('the service Node options (scripts/node-options)', () => {
+  const callers = process.env.NODE_OPTIONS;
+  afterEach(() => {
+    if (callers === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = callers;
+  });
+
+  it("puts the file's flags first and the caller's NODE_OPTIONS after them, so the caller's win", () => {
+    const flags = file('scripts/node-options').trim();
+    process.env.NODE_OPTIONS = '--v8-pool-size=3';
+    expect(serviceNodeOptions()).toBe(`${flags} --v8-pool-size=3`);
+    delete process.env.NODE_OPTIONS;
+    expect(serviceNodeOptions()).toBe(flags);
+  });
+
+  it('starts Node with fewer V8 helper threads than its default, unless the caller asks for more', () => {
+    delete process.env.NODE_OPTIONS;
+    const service = threadsWith(serviceNodeOptions());
+    expect(service).toBeLessThan(threadsWith(''));
+    process.env.NODE_OPTIONS = '--v8-pool-size=4';
+    expect(threadsWith(serviceNodeOptions())).toBe(threadsWith('--v8-pool-size=4'));
+  });
+
+  it('are what npm start and the image run the service with', () => {
+    expect(file('scripts/start.sh')).toContain('NODE_OPTIONS="$(cat scripts/node-options) ${NODE_OPTIONS:-}" exec node dist/src/main.js');
+    expect(file('Dockerfile')).toContain('NODE_OPTIONS=\\"$(cat scripts/node-options) ${NODE_OPTIONS:-}\\" exec node dist/src/main.js');
+  });
+});
