@@ -4,8 +4,9 @@
  * documents into the same database (the same devices: each 50-event run is one device's), batches of 500,
  * the faster of 1 and 4 concurrent writers, into the service's own events table just before and just
  * after the closed loop (mean), so that the knee and its baseline see the same table sizes; a run into a
- * fresh collection is printed for reference. Then the real api process (ROLE=api, child process) with
- * batches of 50 events (UUIDv7 eventIds, as the README advises SDKs to generate them; B2's are the same):
+ * fresh collection is printed for reference. Then the real api process (ROLE=api, child process, with the
+ * Node options of scripts/node-options, as npm start runs it) with batches of 50 events (UUIDv7 eventIds,
+ * as the README advises SDKs to generate them; B2's are the same):
  * - a warm-up that fills the table towards the size the open-loop levels run on (25 s, 8 connections);
  * - closed loop (autocannon) at 1, 2, 4… connections until throughput stops growing, then the same steps
  *   in reverse order; each step counts as the mean of its two runs (the table's growth over the ladder
