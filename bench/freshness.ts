@@ -8,11 +8,10 @@
  * BENCH_MONGO_BASE (mongodb://127.0.0.1:27017), BENCH_REDIS_URL (redis://127.0.0.1:6379).
  * Last line: `freshness p50_ms=<n> p99_ms=<n>`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import mongoose from 'mongoose';
-import { freePort, serviceNodeOptions } from '../test/helpers/ingest-server.js';
+import { freePort, ServerProcess } from '../test/helpers/ingest-server.js';
 import { deleteRedisPrefix } from '../test/helpers/test-context.js';
 
 const MONGO_BASE = process.env.BENCH_MONGO_BASE ?? 'mongodb://127.0.0.1:27017';
@@ -28,20 +27,6 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 
-async function startServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, NODE_OPTIONS: serviceNodeOptions(), ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(100)) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
-    if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) return child;
-  }
-  throw new Error(`server did not start: ${stderr}`);
-}
-
 function event(deviceId: string, version: string, type = 'app_ready'): Record<string, unknown> {
   const platform = deviceId.charCodeAt(deviceId.length - 1) % 2 === 0 ? 'ios' : 'android';
   return { eventId: randomUUID(), deviceId, type, version, channel: 'production', platform, occurredAt: new Date(Date.now() - 50).toISOString() };
@@ -53,9 +38,7 @@ async function main(): Promise<void> {
   const dbName = `bench_fresh_${Date.now().toString(36)}`;
   const prefix = `bench_${randomBytes(4).toString('hex')}`;
   const adminKey = `adm_${randomBytes(24).toString('hex')}`;
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const server = await startServer(
+  const server = new ServerProcess(
     {
       NODE_ENV: 'production',
       ROLE: 'api',
@@ -68,8 +51,10 @@ async function main(): Promise<void> {
       INGEST_APP_EVENTS_PER_SECOND: '10000000',
       INGEST_DEVICE_EVENTS_PER_MINUTE: '10000000',
     },
-    port,
+    await freePort(),
   );
+  await server.start();
+  const base = server.url;
   const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
   try {
     const created = (await (await fetch(`${base}/v1/apps`, { method: 'POST', headers: admin, body: JSON.stringify({ appId: APP_ID, name: 'Freshness' }) })).json()) as { ingestKey: string };
@@ -190,8 +175,7 @@ async function main(): Promise<void> {
     log(`tagged events: n=${sorted.length}, poll interval ${POLL_MS} ms, max ${Math.round(sorted[sorted.length - 1] ?? NaN)} ms`);
     log(`freshness p50_ms=${Math.round(quantile(sorted, 0.5))} p99_ms=${Math.round(quantile(sorted, 0.99))}`);
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await server.kill('SIGTERM');
     const client = await mongoose.mongo.MongoClient.connect(`${MONGO_BASE}/${dbName}`);
     await client.db().dropDatabase().catch(() => undefined);
     await client.close();
