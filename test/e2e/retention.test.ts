@@ -85,7 +85,9 @@ describe('retention', () => {
 
   it('purges minute counters past 7 days and hour counters past 90, and keeps day counters', async () => {
     const left = await ctx.container.mongo.db!.collection('metric_counters').find({ appId: LONG }).toArray();
-    const age = (t: Date): number => Math.round((Date.now() - t.getTime()) / DAY);
+    // Whole days since the bucket's start (a day bucket starts at midnight UTC, so rounding would say 401
+    // in the afternoon).
+    const age = (t: Date): number => Math.floor((Date.now() - t.getTime()) / DAY);
     expect(left.map((d) => [d.g, age(d.t as Date)]).sort()).toEqual([['day', 400], ['hour', 89], ['minute', 6]]);
     // The metrics API refuses what is gone rather than reading it as no devices.
     const old = new Date(Date.now() - 8 * DAY).toISOString();
