@@ -68,9 +68,10 @@ up() {
     mkdir -p "$DATA_DIR"
     # Tuned for an insert-heavy load (README, "FerretDB settings"): SQLite keeps statement journals in
     # memory and checkpoints the WAL every 100 pages instead of 1,000 (smaller, more even pauses); Go
-    # collects garbage only when the heap nears 512 MiB (GOGC=off, GOMEMLIMIT), not at every 5x growth.
+    # collects garbage only when the heap nears 128 MiB (GOGC=off, GOMEMLIMIT), not at every 5x growth of
+    # a live heap of only a few MB.
     local pragmas='?_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(100)'
-    GOGC=off GOMEMLIMIT=512MiB nohup "$ferret" --handler=sqlite --sqlite-url="file:$DATA_DIR/$pragmas" --state-dir="$DATA_DIR" \
+    GOGC=off GOMEMLIMIT=128MiB nohup "$ferret" --handler=sqlite --sqlite-url="file:$DATA_DIR/$pragmas" --state-dir="$DATA_DIR" \
       --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --log-level=warn --debug-addr=- \
       >"$DATA_DIR/ferretdb.log" 2>&1 &
     echo $! >"$DATA_DIR/ferretdb.pid"
