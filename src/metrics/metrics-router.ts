@@ -2,11 +2,11 @@ import { Router } from 'express';
 import type { AccessService } from '../access/access-service.js';
 import { requirePermission, type ScopeOf } from '../http/auth.js';
 import { validate, type RequestValidators, type ValidatedRequest } from '../http/validation.js';
-import type { components } from '../generated/api.js';
+import type { components, operations } from '../generated/api.js';
 import { ALL } from './metric-definitions.js';
 import type { MetricsService } from './metrics-service.js';
 
-type MetricsQuery = { channel?: string; version?: string; platform?: string; from?: string; to?: string; bucket?: 'minute' | 'hour' | 'day' };
+type MetricsQuery = NonNullable<operations['getAppMetrics']['parameters']['query']>;
 type AppMetrics = components['schemas']['AppMetrics'];
 
 /**

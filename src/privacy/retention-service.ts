@@ -4,7 +4,7 @@ import type { AppService } from '../apps/app-service.js';
 import { SYSTEM_ACTOR, type AuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { rawCollection } from '../connections.js';
-import { oldestKeptBucket } from '../metrics/metric-definitions.js';
+import { oldestKeptBucket, type Granularity } from '../metrics/metric-definitions.js';
 import { deleteAllMatching } from './bulk-delete.js';
 import { DAY_MS } from './deadlines.js';
 import type { ExportArchive } from './export-archive.js';
@@ -14,9 +14,12 @@ import type { PrivacyRequestStore } from './privacy-request-store.js';
 /** Raw data purged by age under each app's policy (AppRecord.retentionDays). README: record of processing. */
 export const RETENTION_RULES = [{ collection: 'events', timeField: 'occurredAt' }] as const;
 
-/** The aggregate counters whose minute and hour documents are purged by age (every app alike). */
+/** The granularities of aggregate counters that are purged by age (every app alike); day counters stay. */
+const PURGED_GRANULARITIES = ['minute', 'hour'] as const satisfies readonly Granularity[];
+type PurgedGranularity = (typeof PURGED_GRANULARITIES)[number];
+
 export interface CounterPurge {
-  purgeBefore(g: 'minute' | 'hour', before: number): Promise<number>;
+  purgeBefore(g: PurgedGranularity, before: number): Promise<number>;
 }
 
 export interface RetentionRun {
@@ -27,7 +30,7 @@ export interface RetentionRun {
    * One entry per (collection, retention period): the apps under it, the cutoff and what went; for
    * `metric_counters`, one per granularity (every app).
    */
-  purged: Array<{ collection: string; granularity?: 'minute' | 'hour'; retentionDays: number; appIds: string[]; cutoff: Date; deleted: number }>;
+  purged: Array<{ collection: string; granularity?: PurgedGranularity; retentionDays: number; appIds: string[]; cutoff: Date; deleted: number }>;
   exportsPurged: number;
   exportChunksDeleted: number;
   /** Duplicate-request markers whose window had ended. */
@@ -68,7 +71,7 @@ export class RetentionService {
       /** Set on FerretDB: the most documents one deleteMany may remove (see bulk-delete.ts). */
       deleteRangeSize?: number;
       /** Minute and hour metric counters, kept this many days by bucket start (day counters stay). */
-      counters?: { store: CounterPurge; retentionDays: { minute: number; hour: number } };
+      counters?: { store: CounterPurge; retentionDays: Record<PurgedGranularity, number> };
     },
   ) {
     this.runs = deps.connection.model<RunDoc>('RetentionRun', runSchema);
@@ -97,7 +100,7 @@ export class RetentionService {
     const { counters } = this.deps;
     if (counters) {
       const appIds = [...byDays.values()].flat();
-      for (const granularity of ['minute', 'hour'] as const) {
+      for (const granularity of PURGED_GRANULARITIES) {
         const retentionDays = counters.retentionDays[granularity];
         // Whole buckets, as the metrics API and reconciliation count them: nothing they treat as kept goes.
         const cutoff = new Date(oldestKeptBucket(counters.retentionDays, granularity, startedAt.getTime())!);
