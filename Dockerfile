@@ -18,9 +18,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY openapi ./openapi
-COPY scripts/node-options ./scripts/node-options
+COPY scripts/node-options scripts/serve.sh ./scripts/
 USER node
 EXPOSE 3000
-# ROLE decides what runs: api, worker, or all (both in one process). The service's Node flags come first
-# (README, "Node options"); a NODE_OPTIONS set on the container comes after them and wins.
-CMD ["sh", "-c", "NODE_OPTIONS=\"$(cat scripts/node-options) ${NODE_OPTIONS:-}\" exec node dist/src/main.js"]
+# ROLE decides what runs: api, worker, or all (both in one process). scripts/serve.sh puts the service's
+# Node flags first (README, "Node options"); a NODE_OPTIONS set on the container comes after them and wins.
+CMD ["sh", "scripts/serve.sh"]

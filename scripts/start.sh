@@ -8,5 +8,4 @@ if [ -z "${MONGODB_URL:-}" ] && [ -z "${REDIS_URL:-}" ]; then
   bash scripts/services.sh up
 fi
 npm run --silent build
-# The service's Node flags (README, "Node options"); a NODE_OPTIONS of your own comes after them and wins.
-NODE_OPTIONS="$(cat scripts/node-options) ${NODE_OPTIONS:-}" exec node dist/src/main.js
+exec sh scripts/serve.sh

@@ -34,8 +34,10 @@ describe('the service Node options (scripts/node-options)', () => {
     expect(threadsWith(serviceNodeOptions())).toBe(threadsWith('--v8-pool-size=4'));
   });
 
-  it('are what npm start and the image run the service with', () => {
-    expect(file('scripts/start.sh')).toContain('NODE_OPTIONS="$(cat scripts/node-options) ${NODE_OPTIONS:-}" exec node dist/src/main.js');
-    expect(file('Dockerfile')).toContain('NODE_OPTIONS=\\"$(cat scripts/node-options) ${NODE_OPTIONS:-}\\" exec node dist/src/main.js');
+  it('are what npm start and the image run the service with (both through scripts/serve.sh)', () => {
+    expect(file('scripts/serve.sh')).toContain('NODE_OPTIONS="$(cat scripts/node-options) ${NODE_OPTIONS:-}" exec node dist/src/main.js');
+    expect(file('scripts/start.sh')).toMatch(/^exec sh scripts\/serve\.sh$/m);
+    expect(file('Dockerfile')).toContain('CMD ["sh", "scripts/serve.sh"]');
+    expect(file('Dockerfile')).toContain('COPY scripts/node-options scripts/serve.sh ./scripts/');
   });
 });
