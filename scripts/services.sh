@@ -42,6 +42,35 @@ ferretdb_bin() {
   echo "$FERRETDB_BIN"
 }
 
+# The WAL checkpointer (scripts/ferretdb-checkpointer): a small Go program, built once per version of its
+# source into the same cache. It uses the SQLite of FerretDB's own go.mod, so the module download and most
+# of the build are shared with FerretDB's.
+CHECKPOINTER_SRC=scripts/ferretdb-checkpointer
+
+checkpointer_bin() {
+  local hash bin
+  hash=$(cat "$CHECKPOINTER_SRC/main.go" "$CHECKPOINTER_SRC/go.mod" "$CHECKPOINTER_SRC/go.sum" | sha256sum | cut -c1-12)
+  bin=${XDG_CACHE_HOME:-$HOME/.cache}/otaguard/bin/ferretdb-checkpointer-$hash
+  if [ ! -x "$bin" ]; then
+    command -v go >/dev/null 2>&1 || return 1
+    log "building the FerretDB WAL checkpointer (first run only)"
+    mkdir -p "$(dirname "$bin")"
+    (cd "$CHECKPOINTER_SRC" && go build -o "$bin.tmp" .) >&2 || return 1
+    mv "$bin.tmp" "$bin"
+  fi
+  echo "$bin"
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_checkpointer() {
+  local bin=$1
+  alive "$DATA_DIR/checkpointer.pid" && return 0
+  nohup "$bin" -dir "$DATA_DIR" >>"$DATA_DIR/checkpointer.log" 2>&1 &
+  echo $! >"$DATA_DIR/checkpointer.pid"
+  log "WAL checkpointer started beside FerretDB"
+}
+
 redis_bin() {
   if command -v redis-server >/dev/null 2>&1; then command -v redis-server; return; fi
   log "installing redis-server from Debian (first run only)"
@@ -61,32 +90,51 @@ up() {
     log "redis started on $REDIS_PORT"
   fi
 
+  cd "$(dirname "$0")/.."
   if listening "$MONGO_PORT"; then
     log "MongoDB-compatible server already listening on $MONGO_PORT"
+    # Ours, started with the checkpointer: bring the checkpointer back if it stopped.
+    if alive "$DATA_DIR/ferretdb.pid" && [ -f "$DATA_DIR/checkpointer.wanted" ]; then
+      local bin; bin=$(checkpointer_bin) && start_checkpointer "$bin"
+    fi
   else
     local ferret; ferret=$(ferretdb_bin)
     mkdir -p "$DATA_DIR"
     # Tuned for an insert-heavy load (README, "FerretDB settings"): SQLite keeps statement journals in
-    # memory and checkpoints the WAL every 100 pages instead of 1,000 (smaller, more even pauses); Go
-    # collects garbage only when the heap nears 128 MiB (GOGC=off, GOMEMLIMIT), not at every 5x growth of
-    # a live heap of only a few MB.
-    local pragmas='?_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(100)'
+    # memory; WAL checkpoints run in a separate process (below) instead of in the commit of whichever
+    # insert finds the WAL full, with SQLite's own every 1,000 pages only as a backstop (every 100 pages
+    # when the checkpointer cannot be built); Go collects garbage only when the heap nears 128 MiB
+    # (GOGC=off, GOMEMLIMIT), not at every 5x growth of a live heap of only a few MB.
+    local checkpointer='' autocheckpoint=100
+    rm -f "$DATA_DIR/checkpointer.wanted"
+    if checkpointer=$(checkpointer_bin); then
+      autocheckpoint=1000
+      touch "$DATA_DIR/checkpointer.wanted"
+    else
+      log "could not build the WAL checkpointer; FerretDB checkpoints in its commits (every 100 pages)"
+    fi
+    local pragmas="?_pragma=temp_store(memory)&_pragma=wal_autocheckpoint($autocheckpoint)"
     GOGC=off GOMEMLIMIT=128MiB nohup "$ferret" --handler=sqlite --sqlite-url="file:$DATA_DIR/$pragmas" --state-dir="$DATA_DIR" \
       --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --log-level=warn --debug-addr=- \
       >"$DATA_DIR/ferretdb.log" 2>&1 &
     echo $! >"$DATA_DIR/ferretdb.pid"
     wait_for "$MONGO_PORT" ferretdb || { tail -n 20 "$DATA_DIR/ferretdb.log" >&2; exit 1; }
     log "FerretDB started on $MONGO_PORT (data in $DATA_DIR)"
+    if [ -n "$checkpointer" ]; then start_checkpointer "$checkpointer"; fi
   fi
 }
 
 down() {
-  if [ -f "$DATA_DIR/ferretdb.pid" ]; then kill "$(cat "$DATA_DIR/ferretdb.pid")" 2>/dev/null || true; rm -f "$DATA_DIR/ferretdb.pid"; fi
+  for name in checkpointer ferretdb; do
+    if [ -f "$DATA_DIR/$name.pid" ]; then kill "$(cat "$DATA_DIR/$name.pid")" 2>/dev/null || true; rm -f "$DATA_DIR/$name.pid"; fi
+  done
+  rm -f "$DATA_DIR/checkpointer.wanted"
   if command -v redis-cli >/dev/null 2>&1; then redis-cli -p "$REDIS_PORT" shutdown nosave 2>/dev/null || true; fi
 }
 
 status() {
   listening "$MONGO_PORT" && log "mongo: up ($MONGO_PORT)" || log "mongo: down"
+  alive "$DATA_DIR/checkpointer.pid" && log "WAL checkpointer: up" || log "WAL checkpointer: not running"
   listening "$REDIS_PORT" && log "redis: up ($REDIS_PORT)" || log "redis: down"
 }
 
