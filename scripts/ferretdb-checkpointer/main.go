@@ -32,8 +32,10 @@ type walStamp struct {
 }
 
 type totals struct {
-	rounds, checkpoints, frames, failures int
-	busy                                  time.Duration
+	rounds, checkpoints, failures int
+	// The longest WAL a checkpoint found, in frames (pages): how far it grows between checkpoints.
+	longestWAL int
+	busy       time.Duration
 }
 
 func main() {
@@ -52,8 +54,8 @@ func main() {
 	for {
 		round(*dir, seen, &sum)
 		if time.Since(lastReport) >= *report {
-			log.Printf("%d rounds, %d checkpoints, %d frames copied, %d failed, %s checkpointing",
-				sum.rounds, sum.checkpoints, sum.frames, sum.failures, sum.busy.Round(time.Millisecond))
+			log.Printf("%d rounds, %d checkpoints (%d failed), longest WAL %d pages, %s checkpointing",
+				sum.rounds, sum.checkpoints, sum.failures, sum.longestWAL, sum.busy.Round(time.Millisecond))
 			sum, lastReport = totals{}, time.Now()
 		}
 		time.Sleep(*interval)
@@ -79,14 +81,14 @@ func round(dir string, seen map[string]walStamp, sum *totals) {
 			continue
 		}
 		started := time.Now()
-		frames, err := checkpoint(file)
+		walFrames, err := checkpoint(file)
 		sum.busy += time.Since(started)
+		sum.checkpoints++
 		if err != nil {
 			sum.failures++
 			continue
 		}
-		sum.checkpoints++
-		sum.frames += frames
+		sum.longestWAL = max(sum.longestWAL, walFrames)
 		seen[file] = stamp
 	}
 	for file := range seen {
@@ -96,7 +98,7 @@ func round(dir string, seen map[string]walStamp, sum *totals) {
 	}
 }
 
-// checkpoint runs one PASSIVE checkpoint of file and returns how many WAL frames it copied.
+// checkpoint runs one PASSIVE checkpoint of file and returns the length of its WAL in frames.
 func checkpoint(file string) (int, error) {
 	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw")
 	if err != nil {
@@ -104,9 +106,9 @@ func checkpoint(file string) (int, error) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	var busy, logFrames, copied int
-	if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
+	var busy, walFrames, copied int
+	if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walFrames, &copied); err != nil {
 		return 0, fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
-	return copied, nil
+	return walFrames, nil
 }
