@@ -10,7 +10,11 @@
 //
 // A database is touched only when its WAL changed since the last round, and only for the checkpoint: the
 // connection is opened without create (mode=rw) and closed again, so a database FerretDB drops is never
-// re-created, and this process never holds one open while FerretDB is not using it.
+// re-created, and this process never holds one open while FerretDB is not using it. But when FerretDB drops
+// a database while a checkpoint has it open, FerretDB's close is not the last one and leaves the WAL and
+// shared-memory files behind, and the checkpoint's close cannot remove them either (SQLite refuses to
+// checkpoint a database whose file is gone). A database created again under that name would read the
+// dropped one's WAL, so every round removes such leftovers, found by their missing database file.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -94,6 +99,25 @@ func round(dir string, seen map[string]walStamp, sum *totals) {
 	for file := range seen {
 		if !present[file] {
 			delete(seen, file)
+		}
+	}
+	sweep(dir, present)
+}
+
+// sweep removes the WAL and shared-memory files of databases whose database file is gone.
+func sweep(dir string, present map[string]bool) {
+	for _, suffix := range []string{"-wal", "-shm"} {
+		leftovers, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"+suffix))
+		for _, leftover := range leftovers {
+			file := strings.TrimSuffix(leftover, suffix)
+			if present[file] {
+				continue
+			}
+			if _, err := os.Stat(file); os.IsNotExist(err) {
+				if err := os.Remove(leftover); err == nil {
+					log.Printf("removed %s, left behind by a dropped database", filepath.Base(leftover))
+				}
+			}
 		}
 	}
 }

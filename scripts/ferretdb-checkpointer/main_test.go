@@ -91,3 +91,27 @@ func TestRoundNeverCreatesADroppedDatabase(t *testing.T) {
 		t.Fatalf("checkpointed a dropped database: %+v", sum)
 	}
 }
+
+func TestRoundRemovesWhatADroppedDatabaseLeftBehind(t *testing.T) {
+	dir := t.TempDir()
+	kept := filepath.Join(dir, "live.sqlite")
+	open(t, kept)
+	dropped := filepath.Join(dir, "dropped.sqlite")
+	for _, leftover := range []string{dropped + "-wal", dropped + "-shm"} {
+		if err := os.WriteFile(leftover, []byte("frames of a dropped database"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sum totals
+	round(dir, map[string]walStamp{}, &sum)
+	for _, leftover := range []string{dropped + "-wal", dropped + "-shm"} {
+		if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", filepath.Base(leftover), err)
+		}
+	}
+	for _, live := range []string{kept, kept + "-wal", kept + "-shm"} {
+		if _, err := os.Stat(live); err != nil {
+			t.Errorf("a live database lost %s: %v", filepath.Base(live), err)
+		}
+	}
+}
