@@ -53,10 +53,19 @@ func main() {
 	}
 	log.SetFlags(log.LstdFlags | log.LUTC)
 
+	home, err := os.Stat(*dir)
+	if err != nil {
+		log.Fatal(err)
+	}
 	seen := map[string]walStamp{}
 	var sum totals
 	lastReport := time.Now()
 	for {
+		// A data directory removed (or removed and made again) means FerretDB is gone: so is this process.
+		if now, err := os.Stat(*dir); err != nil || !os.SameFile(home, now) {
+			log.Printf("%s is gone; stopping", *dir)
+			return
+		}
 		round(*dir, seen, &sum)
 		if time.Since(lastReport) >= *report {
 			log.Printf("%d rounds, %d checkpoints (%d failed), longest WAL %d pages, %s checkpointing",
