@@ -45,7 +45,7 @@ ferretdb_bin() {
 # The WAL checkpointer (scripts/ferretdb-checkpointer, opt-in: OTAGUARD_WAL_CHECKPOINTER=1): a small Go program, built once per version of its
 # source into the same cache. It uses the SQLite of FerretDB's own go.mod, so the module download and most
 # of the build are shared with FerretDB's.
-CHECKPOINTER_SRC=scripts/ferretdb-checkpointer
+CHECKPOINTER_SRC=$(dirname "$0")/ferretdb-checkpointer
 
 checkpointer_bin() {
   local hash bin
@@ -90,7 +90,6 @@ up() {
     log "redis started on $REDIS_PORT"
   fi
 
-  cd "$(dirname "$0")/.."
   if listening "$MONGO_PORT"; then
     log "MongoDB-compatible server already listening on $MONGO_PORT"
     # Ours, started with the checkpointer: bring the checkpointer back if it stopped.

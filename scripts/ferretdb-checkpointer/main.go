@@ -139,9 +139,17 @@ func checkpoint(file string) (int, error) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	var busy, walFrames, copied int
-	if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walFrames, &copied); err != nil {
+	walFrames, _, err := passiveCheckpoint(db)
+	if err != nil {
 		return 0, fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
 	return walFrames, nil
+}
+
+// passiveCheckpoint runs PRAGMA wal_checkpoint(PASSIVE) on db: the WAL's length in frames, and how many of
+// them are now copied into the database file.
+func passiveCheckpoint(db *sql.DB) (walFrames, copied int, err error) {
+	var busy int
+	err = db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walFrames, &copied)
+	return walFrames, copied, err
 }

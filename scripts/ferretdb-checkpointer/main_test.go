@@ -34,9 +34,9 @@ func insert(t *testing.T, db *sql.DB, rows int) {
 // backfilled is how many WAL frames are already copied into the database file.
 func backfilled(t *testing.T, db *sql.DB) (logFrames, copied int) {
 	t.Helper()
-	var busy int
 	// A PASSIVE checkpoint of an already checkpointed WAL copies nothing more and reports both counts.
-	if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
+	logFrames, copied, err := passiveCheckpoint(db)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return logFrames, copied
