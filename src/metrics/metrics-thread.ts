@@ -25,7 +25,7 @@ export interface MetricsThreadData {
 export const ROW_FIELDS = 8;
 export type EventRows = Array<string | number>;
 
-/** Events handed over are posted together at most this often (or at ROWS_PER_POST events). */
+/** Events handed over are posted together at most this often (or at EVENTS_PER_POST events). */
 const POST_DELAY_MS = 5;
 const EVENTS_PER_POST = 1000;
 
@@ -110,15 +110,6 @@ export class ThreadedAggregator implements EventAggregator {
     else if (!this.postTimer && rows.length > 0) this.postTimer = setTimeout(() => this.postRows(), POST_DELAY_MS).unref();
   }
 
-  private postRows(): void {
-    clearTimeout(this.postTimer);
-    this.postTimer = undefined;
-    if (this.rows.length === 0) return;
-    const rows = this.rows;
-    this.rows = [];
-    this.post({ kind: 'events', rows });
-  }
-
   onUpdateCheck(check: CheckedDevice): void {
     this.postRows();
     this.post({ kind: 'check', check });
@@ -161,6 +152,16 @@ export class ThreadedAggregator implements EventAggregator {
     // Not a reason to keep the process alive: close() ends it.
     worker.unref();
     this.worker = worker;
+  }
+
+  /** Posts the events handed over since the last post, as one message. */
+  private postRows(): void {
+    clearTimeout(this.postTimer);
+    this.postTimer = undefined;
+    if (this.rows.length === 0) return;
+    const rows = this.rows;
+    this.rows = [];
+    this.post({ kind: 'events', rows });
   }
 
   private post(message: ToMetricsThread): void {
