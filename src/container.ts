@@ -124,10 +124,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     flushIntervalMs: config.metricsFlushIntervalMs, counterRetention: config.counterRetentionDays,
     ...(metricsThread
       ? {
-          thread: {
-            mongodbUrl: config.mongodbUrl, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs,
-            idLookup, dbWriteConcurrency: config.dbWriteConcurrency, logLevel: config.logLevel,
-          },
+          thread: { redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs, logLevel: config.logLevel },
         }
       : {}),
   });

@@ -44,7 +44,8 @@ interface Batch {
 }
 
 export interface AggregatorDeps {
-  counters: CounterStore;
+  /** Where increments are written (on the metrics thread: back through the process's write lane). */
+  counters: Pick<CounterStore, 'increment'>;
   marks: DeviceMarks;
   history: LaunchHistory;
   /** Held around counter writes (FerretDB loses concurrent updates of one document). */

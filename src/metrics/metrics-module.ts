@@ -56,7 +56,7 @@ export function createDeviceMetrics(deps: {
   const buffered = { count: (): number => 0 };
   const instruments = createMetricsInstruments(deps.registry, () => deps.queues.depths(), () => buffered.count());
   const aggregator = deps.thread
-    ? new ThreadedAggregator(deps.thread, instruments, deps.logger)
+    ? new ThreadedAggregator(deps.thread, counters, instruments, deps.logger)
     : new MetricsAggregator({
         counters,
         marks,

@@ -1,13 +1,12 @@
 /**
- * Entry of the metrics thread (see ThreadedAggregator in metrics-thread.ts): the aggregator with Redis and
- * MongoDB connections of its own, fed by the messages ingest posts.
+ * Entry of the metrics thread (see ThreadedAggregator in metrics-thread.ts): the aggregator with a Redis
+ * connection of its own, fed by the messages ingest posts; its counter writes go back to the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
-import { connectMongo, createRedis, requestRedisOptions, waitForRedis } from '../connections.js';
+import { createRedis, requestRedisOptions, waitForRedis } from '../connections.js';
 import { createLogger } from '../logger.js';
-import { WriteLane } from '../write-lane.js';
-import { MongoCounterStore } from './counter-store.js';
+import type { CounterRow, CounterStore } from './counter-store.js';
 import { DeviceMarks } from './device-marks.js';
 import { LaunchHistory } from './launch-history.js';
 import type { EventType } from '../ingest/stored-event.js';
@@ -38,12 +37,23 @@ const instruments: AggregatorInstruments = {
   lateFacts: { inc: (n = 1) => void (deltas.lateFacts += n) },
 };
 
-const mongo = await connectMongo(data.mongodbUrl);
+/** Increments asked of the main thread, by request id. */
+const writes = new Map<number, { resolve: (failed: CounterRow[]) => void; reject: (err: Error) => void }>();
+let lastWrite = 0;
+const counters: Pick<CounterStore, 'increment'> = {
+  increment: (rows) =>
+    new Promise((resolve, reject) => {
+      const id = ++lastWrite;
+      writes.set(id, { resolve, reject });
+      send({ kind: 'increment', id, rows: [...rows] });
+    }),
+};
+
 const redis = createRedis(data.redisUrl, requestRedisOptions());
 // Redis down at start-up: the aggregator keeps what it is handed and retries every tick.
 await waitForRedis(redis).catch(() => logger.warn('metrics thread: Redis not reachable yet; counting will retry'));
 const aggregator = new MetricsAggregator({
-  counters: new MongoCounterStore(mongo, data.idLookup, WriteLane.for(data.idLookup === 'each', data.dbWriteConcurrency)),
+  counters,
   marks: new DeviceMarks(redis, data.queuePrefix),
   history: new LaunchHistory(redis, data.queuePrefix),
   writeLease: new RedisMutex(redis, `${data.queuePrefix}:metrics:counter-write`),
@@ -101,12 +111,19 @@ port.on('message', (message: ToMetricsThread) => {
         send({ kind: 'done', id: message.id });
       });
       return;
+    case 'incremented': {
+      const write = writes.get(message.id);
+      writes.delete(message.id);
+      if ('error' in message) write?.reject(new Error(`counter write failed (${message.error})`));
+      else write?.resolve(message.failed);
+      return;
+    }
     case 'close':
       void aggregator
         .close()
         .finally(async () => {
           report();
-          await Promise.allSettled([mongo.close(), redis.quit()]);
+          await redis.quit().catch(() => undefined);
           send({ kind: 'done', id: message.id });
         });
       return;

@@ -1,20 +1,17 @@
 import { Worker } from 'node:worker_threads';
 import type { CheckedDevice } from '../rollouts/update-check-service.js';
-import type { IdLookup } from '../ingest/id-lookup.js';
 import type { LogLevel } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { CounterRow, CounterStore } from './counter-store.js';
 import type { Fact } from './metric-definitions.js';
 import type { AggregatedEvent, EventAggregator } from './metrics-aggregator.js';
 import type { MetricsInstruments } from './metrics-instruments.js';
 
-/** What the metrics thread needs to open its own connections (see metrics-thread-main.ts). */
+/** What the metrics thread needs to open its Redis connection and count (see metrics-thread-main.ts). */
 export interface MetricsThreadData {
-  mongodbUrl: string;
   redisUrl: string;
   queuePrefix: string;
   flushIntervalMs: number;
-  idLookup: IdLookup;
-  dbWriteConcurrency: number;
   logLevel: LogLevel;
 }
 
@@ -34,7 +31,10 @@ export type ToMetricsThread =
   | { kind: 'check'; check: CheckedDevice }
   | { kind: 'facts'; facts: readonly Fact[] }
   | { kind: 'flush'; id: number }
-  | { kind: 'close'; id: number };
+  | { kind: 'close'; id: number }
+  /** The answer to an `increment`: the rows that were not written, or that none was. */
+  | { kind: 'incremented'; id: number; failed: CounterRow[] }
+  | { kind: 'incremented'; id: number; error: string };
 
 /** Instrument updates the thread made since its last report, applied to this process's registry. */
 export interface InstrumentDeltas {
@@ -48,7 +48,9 @@ export interface InstrumentDeltas {
 
 export type FromMetricsThread =
   | { kind: 'stats'; deltas: InstrumentDeltas; received: number; buffered: number }
-  | { kind: 'done'; id: number };
+  | { kind: 'done'; id: number }
+  /** Counter increments to write through this process's write lane, beside ingest's inserts. */
+  | { kind: 'increment'; id: number; rows: CounterRow[] };
 
 /**
  * A worker on the thread's entry module, next to this one: `.js` when built; under tsx (tests, benchmarks)
@@ -66,8 +68,9 @@ function spawnThread(data: MetricsThreadData): Worker {
  * launch histories, the flush's garbage) took about a fifth of the api's CPU on its event loop, between
  * the requests it answers and the database replies its write lane waits for; here ingest only copies the
  * fields counting reads and posts them. Messages keep their order, so a `flush()` covers everything
- * handed over before it. If the thread dies, what it had buffered is left to reconciliation (as after a
- * crash) and a new thread starts.
+ * handed over before it. The thread's counter increments come back here to be written: on FerretDB the
+ * process's write lane keeps them and ingest's inserts from waiting on each other in SQLite. If the thread
+ * dies, what it had buffered is left to reconciliation (as after a crash) and a new thread starts.
  */
 export class ThreadedAggregator implements EventAggregator {
   private worker!: Worker;
@@ -84,6 +87,7 @@ export class ThreadedAggregator implements EventAggregator {
 
   constructor(
     private readonly data: MetricsThreadData,
+    private readonly counters: Pick<CounterStore, 'increment'>,
     private readonly instruments: MetricsInstruments,
     private readonly logger: Logger,
   ) {
@@ -134,7 +138,7 @@ export class ThreadedAggregator implements EventAggregator {
   private start(): void {
     const worker = spawnThread(this.data);
     this.alive = true;
-    worker.on('message', (message: FromMetricsThread) => this.receive(message));
+    worker.on('message', (message: FromMetricsThread) => this.receive(worker, message));
     worker.on('error', (err) => this.logger.error({ err }, 'metrics thread failed'));
     worker.on('exit', (code) => {
       this.alive = false;
@@ -179,10 +183,22 @@ export class ThreadedAggregator implements EventAggregator {
     });
   }
 
-  private receive(message: FromMetricsThread): void {
+  private receive(from: Worker, message: FromMetricsThread): void {
     if (message.kind === 'done') {
       this.pending.get(message.id)?.();
       this.pending.delete(message.id);
+      return;
+    }
+    if (message.kind === 'increment') {
+      const { id } = message;
+      const answer = (reply: ToMetricsThread): void => {
+        if (from === this.worker && this.alive) from.postMessage(reply);
+      };
+      this.counters.increment(message.rows).then(
+        (failed) => answer({ kind: 'incremented', id, failed }),
+        // Name only: driver messages can quote documents.
+        (err: unknown) => answer({ kind: 'incremented', id, error: (err as Error).name ?? 'Error' }),
+      );
       return;
     }
     const { deltas } = message;
