@@ -22,8 +22,6 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How often each process flushes its in-memory metric increments to the counters (freshness vs write load). */
   readonly metricsFlushIntervalMs: number;
-  /** Whether an api process counts accepted events on a worker thread of its own (on) or its event loop (off). */
-  readonly metricsThread: boolean;
   /** Days the retention job keeps minute and hour metric counters; day counters are kept for good. */
   readonly counterRetentionDays: { minute: number; hour: number };
   /** Event batches one api process works on at once; more are refused with 503 + Retry-After. */
@@ -134,7 +132,6 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 16_777_216),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 100, 20, 1000),
-    metricsThread: oneOf(env, 'METRICS_THREAD', ['on', 'off'], 'on') === 'on',
     counterRetentionDays: {
       minute: integer(env, 'METRIC_MINUTE_RETENTION_DAYS', 7, 1, 3650),
       hour: integer(env, 'METRIC_HOUR_RETENTION_DAYS', 90, 1, 3650),

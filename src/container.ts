@@ -81,11 +81,6 @@ export interface ContainerOptions {
   clock?: Clock;
   /** Skip waiting for Redis at start-up (readiness tests start with it down). */
   lazyRedis?: boolean;
-  /**
-   * Count accepted events on the metrics thread (default: `config.metricsThread`). Never with a `clock` of
-   * the caller's: the thread keeps the system clock.
-   */
-  metricsThread?: boolean;
 }
 
 export async function createContainer(config: Config, options: ContainerOptions = {}): Promise<Container> {
@@ -118,15 +113,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // FerretDB is the server that needs single-_id queries (see id-lookup.ts), and one writer at a time.
   const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency);
   const acceptedEvents: AcceptedEventsListener[] = [];
-  const metricsThread = (options.metricsThread ?? config.metricsThread) && !options.clock;
   const deviceMetrics = createDeviceMetrics({
     mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, idLookup, writeLane,
     flushIntervalMs: config.metricsFlushIntervalMs, counterRetention: config.counterRetentionDays,
-    ...(metricsThread
-      ? {
-          thread: { redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, flushIntervalMs: config.metricsFlushIntervalMs, logLevel: config.logLevel },
-        }
-      : {}),
   });
   acceptedEvents.push(deviceMetrics.aggregator);
   const { ingest, consent } = createIngestModule({

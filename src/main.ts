@@ -36,8 +36,7 @@ export async function runProcess(roleOverride?: Role): Promise<void> {
     );
   }
 
-  // Only ingest and the update check feed the aggregator at a rate worth a thread of its own.
-  const container = await createContainer(config, { logger, metricsThread: config.metricsThread && role !== 'worker' });
+  const container = await createContainer(config, { logger });
   let server: Server | undefined;
   let workers: Workers | undefined;
   if (role === 'api' || role === 'all') {

@@ -16,7 +16,7 @@ export type CountedEvent = Pick<StoredEvent, 'appId' | 'pid' | 'type' | 'version
 };
 
 export function countedEvent(
-  e: Pick<StoredEvent, 'appId' | 'pid' | 'type' | 'version' | 'channel' | 'platform' | 'fromVersion'> & { occurredAt: Date | number },
+  e: Pick<StoredEvent, 'appId' | 'pid' | 'type' | 'version' | 'channel' | 'platform' | 'fromVersion' | 'occurredAt'>,
 ): CountedEvent {
   return {
     appId: e.appId,
@@ -26,7 +26,7 @@ export function countedEvent(
     channel: e.channel,
     platform: e.platform,
     ...(e.fromVersion !== undefined ? { fromVersion: e.fromVersion } : {}),
-    at: typeof e.occurredAt === 'number' ? e.occurredAt : e.occurredAt.getTime(),
+    at: new Date(e.occurredAt).getTime(),
   };
 }
 

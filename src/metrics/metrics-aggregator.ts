@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
-import type { StoredEvent } from '../ingest/stored-event.js';
+import type { AcceptedEventsListener, StoredEvent } from '../ingest/stored-event.js';
 import type { Logger } from '../logger.js';
 import type { CheckedDevice, UpdateCheckListener } from '../rollouts/update-check-service.js';
 import { cellFacts, runningTransitions, type CellFact } from './cells.js';
@@ -10,49 +10,23 @@ import { alikeLatest, countedEvent, directFacts, historyFacts, needsHistory, rea
 import { Increments, LocalMarkerCache } from './increments.js';
 import type { LaunchHistory } from './launch-history.js';
 import { ALL, BUCKET_MS, bucketStart, GRANULARITIES, type CounterField, type Fact, type ReadyObservation } from './metric-definitions.js';
+import type { MetricsInstruments } from './metrics-instruments.js';
 import type { RedisMutex } from './redis-mutex.js';
 
-/** What counting reads of an accepted event; `occurredAt` may come as epoch ms (from the metrics thread). */
-export type AggregatedEvent = Pick<StoredEvent, 'appId' | 'pid' | 'type' | 'version' | 'channel' | 'platform' | 'fromVersion'> & {
-  occurredAt: Date | number;
-};
-
-/** The instruments the aggregator updates (prom-client's, or the metrics thread's recorder of them). */
-export interface AggregatorInstruments {
-  flushLag: { observe(seconds: number): void };
-  flushes: { inc(labels: { result: 'ok' | 'error' }): void };
-  countedEvents: { inc(n?: number): void };
-  deviceIncrements: { inc(n?: number): void };
-  droppedEvents: { inc(n?: number): void };
-  lateFacts: { inc(n?: number): void };
-}
-
-/** What ingest, the update check and the launch rule hand events and facts to (in this thread or the metrics thread). */
-export interface EventAggregator extends UpdateCheckListener {
-  onAccepted(events: readonly AggregatedEvent[]): void;
-  record(facts: readonly Fact[]): void;
-  /** Resolves when everything handed over before the call is written (or has failed). */
-  flush(): Promise<void>;
-  /** Events waiting for the next flush. */
-  readonly bufferedEvents: number;
-  close(): Promise<void>;
-}
-
 interface Batch {
-  events: readonly AggregatedEvent[];
+  events: readonly StoredEvent[];
   at: number;
 }
 
 export interface AggregatorDeps {
-  /** Where increments are written (on the metrics thread: back through the process's write lane). */
-  counters: Pick<CounterStore, 'increment'>;
+  counters: CounterStore;
   marks: DeviceMarks;
   history: LaunchHistory;
   /** Held around counter writes (FerretDB loses concurrent updates of one document). */
   writeLease: RedisMutex;
   clock: Clock;
   logger: Logger;
-  instruments: AggregatorInstruments;
+  instruments: MetricsInstruments;
   flushIntervalMs: number;
   maxBufferedEvents?: number;
 }
@@ -63,7 +37,7 @@ export interface AggregatorDeps {
  * every process, then one unordered bulk of positive `$inc` upserts. A failed write keeps its increments
  * for the next flush; anything lost (a crash between marker and write) is restored by reconciliation.
  */
-export class MetricsAggregator implements EventAggregator {
+export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckListener {
   private buffer: Batch[] = [];
   private buffered = 0;
   private pendingFacts: Fact[] = [];
@@ -87,7 +61,7 @@ export class MetricsAggregator implements EventAggregator {
     return this.buffered;
   }
 
-  onAccepted(events: readonly AggregatedEvent[]): void {
+  onAccepted(events: readonly StoredEvent[]): void {
     if (events.length === 0) return;
     if (this.buffered + events.length > this.maxBuffered) {
       this.deps.instruments.droppedEvents.inc(events.length);

@@ -12,16 +12,15 @@ import { MongoEventHistory } from './event-history.js';
 import { LaunchHistory } from './launch-history.js';
 import { LaunchTimeouts } from './launch-timeouts.js';
 import type { CounterRetention } from './metric-definitions.js';
-import { MetricsAggregator, type EventAggregator } from './metrics-aggregator.js';
+import { MetricsAggregator } from './metrics-aggregator.js';
 import { createMetricsInstruments } from './metrics-instruments.js';
-import { ThreadedAggregator, type MetricsThreadData } from './metrics-thread.js';
 import { MetricsService, type AppLookup } from './metrics-service.js';
 import { Reconciler } from './reconciler.js';
 import { RedisMutex } from './redis-mutex.js';
 
 /** The metrics feature as the container holds it: the ingest listener, the query service and the two jobs. */
 export interface DeviceMetrics {
-  readonly aggregator: EventAggregator;
+  readonly aggregator: MetricsAggregator;
   /** The per-bucket device counts (read by id; written only through the aggregator and reconciliation). */
   readonly counters: CounterStore;
   readonly service: MetricsService;
@@ -45,8 +44,6 @@ export function createDeviceMetrics(deps: {
   counterRetention: CounterRetention;
   idLookup: IdLookup;
   writeLane: WriteLane;
-  /** Count on a worker thread with connections of its own (METRICS_THREAD); else on this event loop. */
-  thread?: MetricsThreadData;
 }): DeviceMetrics {
   const counters = new MongoCounterStore(deps.mongo, deps.idLookup, deps.writeLane);
   const events = new MongoEventHistory(deps.mongo);
@@ -55,20 +52,18 @@ export function createDeviceMetrics(deps: {
   const writeLease = new RedisMutex(deps.redis, `${deps.queuePrefix}:metrics:counter-write`);
   const buffered = { count: (): number => 0 };
   const instruments = createMetricsInstruments(deps.registry, () => deps.queues.depths(), () => buffered.count());
-  const aggregator = deps.thread
-    ? new ThreadedAggregator(deps.thread, counters, instruments, deps.logger)
-    : new MetricsAggregator({
-        counters,
-        marks,
-        history,
-        writeLease,
-        clock: deps.clock,
-        logger: deps.logger,
-        instruments,
-        flushIntervalMs: deps.flushIntervalMs,
-      });
+  const aggregator = new MetricsAggregator({
+    counters,
+    marks,
+    history,
+    writeLease,
+    clock: deps.clock,
+    logger: deps.logger,
+    instruments,
+    flushIntervalMs: deps.flushIntervalMs,
+  });
   buffered.count = () => aggregator.bufferedEvents;
-  if (aggregator instanceof MetricsAggregator) aggregator.start();
+  aggregator.start();
   return {
     aggregator,
     counters,

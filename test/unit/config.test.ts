@@ -19,8 +19,6 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
     expect(config.counterRetentionDays).toEqual({ minute: 7, hour: 90 });
     expect(loadConfig({ METRIC_MINUTE_RETENTION_DAYS: '2', METRIC_HOUR_RETENTION_DAYS: '400' }).counterRetentionDays).toEqual({ minute: 2, hour: 400 });
-    expect(config.metricsThread).toBe(true);
-    expect(loadConfig({ METRICS_THREAD: 'off' }).metricsThread).toBe(false);
   });
 
   it('names the variable that is invalid', () => {
@@ -33,7 +31,6 @@ describe('loadConfig', () => {
     expect(errorOf({ MASTER_KEY: 'abcd' }).variable).toBe('MASTER_KEY');
     expect(errorOf({ BOOTSTRAP_ADMIN_KEY: 'short' }).variable).toBe('BOOTSTRAP_ADMIN_KEY');
     expect(errorOf({ METRIC_MINUTE_RETENTION_DAYS: '0' }).variable).toBe('METRIC_MINUTE_RETENTION_DAYS');
-    expect(errorOf({ METRICS_THREAD: 'yes' }).variable).toBe('METRICS_THREAD');
   });
 
   it('requires MASTER_KEY in production', () => {

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { eventDocId, type EventType, type StoredEvent } from '../../../src/ingest/stored-event.js';
-import { COUNTER_FIELDS, type CounterValues } from '../../../src/metrics/metric-definitions.js';
 
 /** A stand-in pid for a named test device (the real one is an HMAC of the device id). */
 export function pidOf(device: string): string {
@@ -101,13 +100,4 @@ export function randomStream(seed: number, options: { appId: string; devices: nu
     }
   }
   return out.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
-}
-
-/** What a counter cell says, for comparing: its non-zero fields, with runIn/runOut as the devices running. */
-export function cellMeaning(v: CounterValues): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const f of COUNTER_FIELDS) if (f !== 'runIn' && f !== 'runOut' && v[f]) out[f] = v[f]!;
-  const running = Math.max(0, (v.runIn ?? 0) - (v.runOut ?? 0));
-  if (running) out.running = running;
-  return out;
 }
