@@ -4,6 +4,7 @@ import {
   latestInstallBefore,
   launchVerdict,
   rolledBackFrom,
+  type LaunchVerdict,
   ROLLBACK_LOOKBACK_MS,
   type VersionHistoryEvent,
 } from './launch-rules.js';
@@ -88,11 +89,16 @@ export function subjectVersion(e: CountedEvent): string {
  * launch failures of installs it decides, and for a rollback the rollback count — in the bucket of the
  * install it rolled back, or of the rollback itself (joining launch exposure there) when no install was seen.
  */
-export function historyFacts(e: CountedEvent, history: readonly VersionHistoryEvent[], now: number): Fact[] {
+export function historyFacts(
+  e: CountedEvent,
+  history: readonly VersionHistoryEvent[],
+  now: number,
+  verdictOf: (installedAt: number) => LaunchVerdict = (installedAt) => launchVerdict(installedAt, history, now),
+): Fact[] {
   const version = subjectVersion(e);
   const out: Fact[] = [];
   for (const installedAt of installsDecidedBy(history, e.at)) {
-    if (launchVerdict(installedAt, history, now) === 'failed') out.push(fact(e, 'laFail', version, installedAt));
+    if (verdictOf(installedAt) === 'failed') out.push(fact(e, 'laFail', version, installedAt));
   }
   if (e.type === 'rolled_back') {
     const installedAt = latestInstallBefore(history, e.at, ROLLBACK_LOOKBACK_MS);
