@@ -111,6 +111,37 @@ export function historyFacts(
   return out;
 }
 
+/**
+ * `historyFacts` of many crashes and rollbacks, each given its device-version's history. Events given the
+ * same history array (LaunchHistory.read returns one per key) judge each install there once, and each
+ * failed launch is reported once however many of them decided it: a device's batch of crashes would
+ * otherwise re-judge every recent install per crash.
+ */
+export function historyFactsOf(events: readonly CountedEvent[], histories: readonly (readonly VersionHistoryEvent[])[], now: number): Fact[] {
+  const judged = new Map<readonly VersionHistoryEvent[], { verdicts: Map<number, LaunchVerdict>; failures: Set<string> }>();
+  const out: Fact[] = [];
+  events.forEach((e, i) => {
+    const history = histories[i] ?? [];
+    let seen = judged.get(history);
+    if (!seen) judged.set(history, (seen = { verdicts: new Map(), failures: new Set() }));
+    const { verdicts, failures } = seen;
+    const verdictOf = (installedAt: number): LaunchVerdict => {
+      let verdict = verdicts.get(installedAt);
+      if (verdict === undefined) verdicts.set(installedAt, (verdict = launchVerdict(installedAt, history, now)));
+      return verdict;
+    };
+    for (const f of historyFacts(e, history, now, verdictOf)) {
+      if (f.field === 'laFail') {
+        const failure = `${f.channel}|${f.platform}|${f.at}`;
+        if (failures.has(failure)) continue;
+        failures.add(failure);
+      }
+      out.push(f);
+    }
+  });
+  return out;
+}
+
 /** Launch-failure facts of one install once its verdict is known (the scheduled 10-minute rule). */
 export function installFacts(
   install: Omit<Fact, 'field' | 'at'> & { installedAt: number },

@@ -6,10 +6,9 @@ import type { CheckedDevice, UpdateCheckListener } from '../rollouts/update-chec
 import { cellFacts, runningTransitions, type CellFact } from './cells.js';
 import type { CounterStore } from './counter-store.js';
 import { markerTtlMs, type DeviceMarks, type RegisterUpdate, type WatchedInstall } from './device-marks.js';
-import { alikeLatest, countedEvent, directFacts, historyFacts, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
+import { alikeLatest, countedEvent, directFacts, historyFactsOf, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
 import { Increments, LocalMarkerCache } from './increments.js';
 import type { LaunchHistory } from './launch-history.js';
-import { launchVerdict, type LaunchVerdict, type VersionHistoryEvent } from './launch-rules.js';
 import { ALL, BUCKET_MS, bucketStart, GRANULARITIES, type CounterField, type Fact, type ReadyObservation } from './metric-definitions.js';
 import type { MetricsInstruments } from './metrics-instruments.js';
 import type { RedisMutex } from './redis-mutex.js';
@@ -181,35 +180,10 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
     instruments.countedEvents.inc(events.length);
   }
 
-  /**
-   * Crashes and rollbacks decide launches: read each device-version's recent launch events (this batch's
-   * included). The crashes of one device-version share its history (read once, one array): each install
-   * there is judged once, and each failed launch reported once however many of the crashes decided it.
-   */
+  /** Crashes and rollbacks decide launches: read each device-version's recent launch events (this batch's included). */
   private async classifyWithHistory(events: readonly CountedEvent[], now: number): Promise<Fact[]> {
     const histories = await this.deps.history.read(events.map((e) => ({ appId: e.appId, version: subjectVersion(e), pid: e.pid })));
-    const judged = new Map<readonly VersionHistoryEvent[], { verdicts: Map<number, LaunchVerdict>; failures: Set<string> }>();
-    const out: Fact[] = [];
-    events.forEach((e, i) => {
-      const history = histories[i] ?? [];
-      let seen = judged.get(history);
-      if (!seen) judged.set(history, (seen = { verdicts: new Map(), failures: new Set() }));
-      const { verdicts, failures } = seen;
-      const verdictOf = (installedAt: number): LaunchVerdict => {
-        let verdict = verdicts.get(installedAt);
-        if (verdict === undefined) verdicts.set(installedAt, (verdict = launchVerdict(installedAt, history, now)));
-        return verdict;
-      };
-      for (const f of historyFacts(e, history, now, verdictOf)) {
-        if (f.field === 'laFail') {
-          const failure = `${f.channel}|${f.platform}|${f.at}`;
-          if (failures.has(failure)) continue;
-          failures.add(failure);
-        }
-        out.push(f);
-      }
-    });
-    return out;
+    return historyFactsOf(events, histories, now);
   }
 
   private live(appId: string, g: CellFact['cell']['g'], t: number, at: number, now: number): boolean {

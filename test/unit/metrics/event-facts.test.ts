@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cellFactKey, cellFacts } from '../../../src/metrics/cells.js';
-import { alikeLatest, countedEvent, directFacts, readyObservation, type CountedEvent } from '../../../src/metrics/event-facts.js';
+import { alikeLatest, countedEvent, directFacts, historyFacts, historyFactsOf, readyObservation, type CountedEvent } from '../../../src/metrics/event-facts.js';
+import type { VersionHistoryEvent } from '../../../src/metrics/launch-rules.js';
 import { bucketStart, GRANULARITIES } from '../../../src/metrics/metric-definitions.js';
 import { EVENT_TYPES } from '../../../src/ingest/stored-event.js';
 import { storedEvent } from './event-fixtures.js';
@@ -62,5 +63,41 @@ describe('alikeLatest', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('historyFactsOf', () => {
+  it('finds what historyFacts finds for each crash and rollback, reporting each failed launch once', () => {
+    const entry = fc.record({
+      type: fc.constantFrom('installed' as const, 'app_ready' as const, 'crash' as const, 'rolled_back' as const),
+      at: fc.integer({ min: 0, max: 40 * 60_000 }).map((ms) => T0 + ms),
+    });
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 60 * 60_000 }), (entries, later) => {
+        // One device-version: every crash and rollback shares the one history array, as LaunchHistory.read gives it.
+        const history: VersionHistoryEvent[] = [...entries].sort((a, b) => a.at - b.at);
+        const deciding = history
+          .filter((h) => h.type === 'crash' || h.type === 'rolled_back')
+          .map((h) => countedEvent(storedEvent({ device: 'a', type: h.type, at: h.at, version: '1.1.0', platform: 'ios' })));
+        const now = T0 + later;
+        const once = historyFactsOf(deciding, deciding.map(() => history), now);
+        const each = deciding.flatMap((e) => historyFacts(e, history, now));
+        expect(new Set(once.map((f) => JSON.stringify(f)))).toEqual(new Set(each.map((f) => JSON.stringify(f))));
+        const failures = once.filter((f) => f.field === 'laFail').map((f) => f.at);
+        expect(new Set(failures).size).toBe(failures.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps devices apart: a failure found in one history is not dropped from another', () => {
+    // Two arrays with equal contents: two device-versions' histories.
+    const history = (): VersionHistoryEvent[] => [
+      { type: 'installed', at: T0 },
+      { type: 'crash', at: T0 + 1000 },
+    ];
+    const crashOf = (device: string) => countedEvent(storedEvent({ device, type: 'crash', at: T0 + 1000, version: '1.1.0', platform: 'ios' }));
+    const facts = historyFactsOf([crashOf('a'), crashOf('b')], [history(), history()], T0 + 60_000);
+    expect(facts.filter((f) => f.field === 'laFail').map((f) => f.pid)).toEqual([crashOf('a').pid, crashOf('b').pid]);
   });
 });
