@@ -42,9 +42,9 @@ ferretdb_bin() {
   echo "$FERRETDB_BIN"
 }
 
-# The WAL checkpointer (scripts/ferretdb-checkpointer, opt-in: OTAGUARD_WAL_CHECKPOINTER=1): a small Go program, built once per version of its
-# source into the same cache. It uses the SQLite of FerretDB's own go.mod, so the module download and most
-# of the build are shared with FerretDB's.
+# The WAL checkpointer (scripts/ferretdb-checkpointer, opt-in: OTAGUARD_WAL_CHECKPOINTER=1): a small Go
+# program, built once per version of its source into the same cache. It uses the SQLite of FerretDB's own
+# go.mod, so the module download and most of the build are shared with FerretDB's.
 CHECKPOINTER_SRC=$(dirname "$0")/ferretdb-checkpointer
 
 checkpointer_bin() {
