@@ -22,22 +22,14 @@
  * consent costs a scan of the consent collections, so many more make the set-up slow),
  * BENCH_WARM_UP_SECONDS (25).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import mongoose from 'mongoose';
 import type { IndexSpec } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
-import { deleteRedisPrefix } from '../test/helpers/test-context.js';
-import { freePort, ServerProcess } from '../test/helpers/ingest-server.js';
+import { freePort } from '../test/helpers/ingest-server.js';
 import { bareHttp, rawInsertMany } from './ingest-baselines.js';
-import { batchBody, load, openLoop, type LoadResult } from './ingest-load.js';
+import { load, openLoop, type LoadResult } from './ingest-load.js';
+import { BATCH, benchSettings, serverView, ServiceUnderTest } from './service-under-test.js';
 
-const MONGO_BASE = process.env.BENCH_MONGO_BASE ?? 'mongodb://127.0.0.1:27017';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DEVICES_PER_BATCH = Number(process.env.BENCH_DEVICES_PER_BATCH ?? 1);
-const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
-const BATCH = 50;
-const APP_ID = 'com.bench.ingest';
 const STEP_SECONDS = 5;
 // The knee is measured on a table already near the size the open-loop levels run on: an insert into a
 // fresh, small collection is cheaper (its index pages are fewer and cached), and a knee found there is
@@ -50,51 +42,6 @@ const CONNECTION_STEPS = [1, 2, 4, 8, 16, 32, 64];
 
 const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-
-async function post(url: string, key: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, unknown>;
-}
-
-function peakRssMb(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-const scrape = async (url: string): Promise<string> => (await fetch(`${url}/metrics`)).text();
-
-/** `otaguard_ingest_phase_seconds` sums and counts, by phase, from a /metrics scrape. */
-function phaseTotals(text: string): Map<string, { sum: number; count: number }> {
-  const totals = new Map<string, { sum: number; count: number }>();
-  for (const [, kind, phase, value] of text.matchAll(/^otaguard_ingest_phase_seconds_(sum|count)\{phase="(\w+)"\} (\S+)$/gm)) {
-    const entry = totals.get(phase!) ?? { sum: 0, count: 0 };
-    entry[kind as 'sum' | 'count'] = Number(value);
-    totals.set(phase!, entry);
-  }
-  return totals;
-}
-
-/** Event batches answered 202 so far, and how many of them within 50 ms, as the server measured them. */
-function serverWithin50ms(text: string): { count: number; within: number } {
-  const sum = (re: RegExp): number => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
-  return {
-    count: sum(/^otaguard_http_request_duration_seconds_count\{[^}]*route="\/v1\/events"[^}]*status="202"[^}]*\} (\S+)$/gm),
-    within: sum(/^otaguard_http_request_duration_seconds_bucket\{le="0\.05"[^}]*route="\/v1\/events"[^}]*status="202"[^}]*\} (\S+)$/gm),
-  };
-}
-
-/** Mean milliseconds per batch in each phase between two scrapes. */
-function phaseMeans(before: Map<string, { sum: number; count: number }>, after: Map<string, { sum: number; count: number }>): string {
-  return [...after]
-    .map(([phase, a]) => {
-      const b = before.get(phase) ?? { sum: 0, count: 0 };
-      const count = a.count - b.count;
-      return `${phase} ${count > 0 ? (((a.sum - b.sum) / count) * 1000).toFixed(1) : '-'}`;
-    })
-    .join(', ');
-}
 
 /** Two runs of one closed-loop step: throughputs and latencies averaged (p50/p99 as the mean of the two). */
 function meanOf(a: LoadResult, b: LoadResult): LoadResult {
@@ -116,14 +63,10 @@ function describe(label: string, r: LoadResult): string {
 }
 
 async function main(): Promise<void> {
-  const dbName = `bench_ingest_${Date.now().toString(36)}`;
-  const prefix = `bench_${randomBytes(4).toString('hex')}`;
-  const mongoUrl = `${MONGO_BASE}/${dbName}`;
-  const adminKey = `adm_${randomBytes(24).toString('hex')}`;
-  const devices = Array.from({ length: DEVICES }, (_, i) => `bench-device-${i}-${randomUUID()}`);
-  const body = (): { body: string; ids: string[] } => batchBody(devices, BATCH, DEVICES_PER_BATCH);
+  const service = new ServiceUnderTest();
+  const { devices, mongoUrl, body } = service;
   const acknowledged = new Set<string>();
-  log(`ingest bench: batches of ${BATCH} events from ${DEVICES_PER_BATCH} devices, ${devices.length} consented devices, db ${dbName}`);
+  log(`ingest bench: batches of ${BATCH} events from ${benchSettings.devicesPerBatch} devices, ${devices.length} consented devices, db ${service.dbName}`);
 
   const b0 = await bareHttp(await freePort(), devices, 6);
   log(describe('B0 bare node:http 202 (32 connections)', { ...b0, acceptedPerSecond: b0.requestsPerSecond * BATCH }));
@@ -137,51 +80,18 @@ async function main(): Promise<void> {
   };
   const b2Fresh = await rawBaseline('into a fresh collection with the same indexes as events (reference)');
 
-  const server = new ServerProcess(
-    {
-      NODE_ENV: 'production',
-      ROLE: 'api',
-      LOG_LEVEL: 'warn',
-      MONGODB_URL: mongoUrl,
-      REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      MASTER_KEY: 'cd'.repeat(32),
-      BOOTSTRAP_ADMIN_KEY: adminKey,
-      // Limits stay on (their Redis round trips are part of the cost) but high enough not to refuse the load.
-      INGEST_APP_EVENTS_PER_SECOND: '10000000',
-      INGEST_DEVICE_EVENTS_PER_MINUTE: '10000000',
-    },
-    await freePort(),
-  );
   // The bench's own view of the database: indexes built, table size, the drain check, the clean-up.
   const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
   const events = client.db().collection<{ eventId: string }>('events');
   let accepted = 0;
   try {
-    await server.start();
-    const created = await post(`${server.url}/v1/apps`, adminKey, { appId: APP_ID, name: 'Bench' });
+    await service.start();
     const built = (await events.indexes()).map((index) => index.name);
     log(`the service built these indexes on events (B2 builds the same): ${built.join(', ')}`);
-    const ingestKey = String(created.ingestKey);
-    for (let i = 0; i < devices.length; i += 20) {
-      await Promise.all(
-        devices.slice(i, i + 20).map((deviceId) =>
-          post(`${server.url}/v1/consent`, ingestKey, { deviceId, granted: true, purposes: ['telemetry'], policyVersion: '1', source: 'bench' }),
-        ),
-      );
-    }
-    // autocannon drops the requests in flight when a run ends; the server still works on them. Wait until
-    // it is idle (its in-flight gauge), so the next run starts clean.
-    const settle = async (): Promise<void> => {
-      for (let i = 0; i < 50; i++) {
-        const text = await scrape(server.url);
-        if (/^otaguard_ingest_in_flight_batches 0$/m.test(text)) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    const run = async (label: string, connections: number, seconds: number, overallRate?: number): Promise<LoadResult> => {
-      await settle();
-      const result = await load({ url: server.url, ingestKey, connections, seconds, body, acknowledged, ...(overallRate ? { overallRate } : {}) });
+    const { url, ingestKey } = service;
+    const run = async (label: string, connections: number, seconds: number): Promise<LoadResult> => {
+      await service.settle();
+      const result = await load({ url, ingestKey, connections, seconds, body, acknowledged });
       accepted += result.accepted;
       log(describe(label, result));
       return result;
@@ -226,28 +136,24 @@ async function main(): Promise<void> {
     );
     const fixed = async (label: string, eventsPerSecond: number): Promise<LoadResult> => {
       const rate = Math.max(1, eventsPerSecond / BATCH);
-      await settle();
-      const before = await scrape(server.url);
-      const result = await openLoop({ url: server.url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged });
+      await service.settle();
+      const before = await service.scrape();
+      const result = await openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged });
       accepted += result.accepted;
-      const after = await scrape(server.url);
-      const serverBefore = serverWithin50ms(before);
-      const serverAfter = serverWithin50ms(after);
-      const answered = serverAfter.count - serverBefore.count;
-      const slow = answered - (serverAfter.within - serverBefore.within);
+      const view = serverView(before, await service.scrape());
       log(describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result));
-      log(`  mean ms per batch by phase: ${phaseMeans(phaseTotals(before), phaseTotals(after))}`);
-      log(`  as the server measured it: ${slow} of ${answered} batches (${round((100 * slow) / Math.max(1, answered), 2)}%) took over 50 ms`);
+      log(`  mean ms per batch by phase: ${view.phases}`);
+      log(`  as the server measured it: ${view.slow}`);
       return result;
     };
     const at50 = await fixed('50% of the knee', capacity * 0.5);
     const at80 = await fixed('80% of the knee', capacity * 0.8);
     const atNominal80 = await fixed('80% of the nominal capacity', nominal * 0.8);
-    const rss = peakRssMb(server.pid);
+    const rss = service.peakRssMb();
 
     // Drain: autocannon abandons the requests in flight when a run ends; the server still finishes them.
-    await settle();
-    const stored = new Set((await events.find({ appId: APP_ID }, { projection: { _id: 0, eventId: 1 } }).toArray()).map((d) => d.eventId));
+    await service.settle();
+    const stored = new Set((await events.find({ appId: service.appId }, { projection: { _id: 0, eventId: 1 } }).toArray()).map((d) => d.eventId));
     const lost = [...acknowledged].filter((id) => !stored.has(id)).length;
     const ok = lost === 0 && accepted === acknowledged.size;
     log(
@@ -267,10 +173,9 @@ async function main(): Promise<void> {
     if (!ok) process.exitCode = 1;
     log(`ingest events_per_s=${round(capacity)} ratio_to_insertMany=${round(capacity / b2, 3)} p99_ms_at_80=${at80.p99} rss_mb=${round(rss)}`);
   } finally {
-    await server.kill('SIGTERM');
+    await service.stop();
     await client.db().dropDatabase().catch(() => undefined);
     await client.close();
-    await deleteRedisPrefix(prefix);
   }
 }
 
