@@ -115,3 +115,21 @@ export const DUPLICATE_KEY = 11000;
 export function isDuplicateKeyError(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === DUPLICATE_KEY;
 }
+
+interface BulkWriteFailure {
+  name?: string;
+  writeErrors?: { index: number; code?: number } | Array<{ index: number; code?: number }>;
+  writeConcernError?: unknown;
+}
+
+/**
+ * The indexes of an unordered bulk write (insertMany, bulkWrite) that failed only because their `_id` or
+ * another unique key exists; undefined when anything else went wrong.
+ */
+export function duplicateKeyIndexes(err: unknown): number[] | undefined {
+  const failure = err as BulkWriteFailure | null;
+  if (!failure || failure.name !== 'MongoBulkWriteError' || failure.writeConcernError) return undefined;
+  const writeErrors = failure.writeErrors === undefined ? [] : [failure.writeErrors].flat();
+  if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) return undefined;
+  return writeErrors.map((e) => e.index);
+}

@@ -62,10 +62,11 @@ export function activityOf(appId: string, events: readonly StoredEvent[], recent
     }
     byPid.set(e.pid, activity);
   }
-  return [...byPid.values()].filter(({ pid, current }) => {
-    const known = recent.get(`${appId}:${pid}`);
-    if (!known?.lastSeen || known.lastSeen < day) return true;
-    return current !== undefined && currentMoved(known.current, current);
+  return [...byPid.values()].flatMap((activity) => {
+    const known = recent.get(`${appId}:${activity.pid}`);
+    if (!known) return [{ ...activity, unseen: true }];
+    if (!known.lastSeen || known.lastSeen < day) return [activity];
+    return activity.current !== undefined && currentMoved(known.current, activity.current) ? [activity] : [];
   });
 }
 

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import { DUPLICATE_KEY, rawCollection } from '../connections.js';
+import { duplicateKeyIndexes, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
 import { deleteByIds, type IdLookup } from './id-lookup.js';
 import { EVENT_TYPES, type StoredEvent } from './stored-event.js';
@@ -47,21 +47,6 @@ markPidCollection(eventSchema, {
 });
 
 
-interface BulkWriteFailure {
-  name?: string;
-  writeErrors?: { index: number; code?: number } | Array<{ index: number; code?: number }>;
-  writeConcernError?: unknown;
-}
-
-/** The indexes that failed only because the `_id` exists; undefined when anything else went wrong. */
-function duplicateIndexes(err: unknown): number[] | undefined {
-  const failure = err as BulkWriteFailure | null;
-  if (!failure || failure.name !== 'MongoBulkWriteError' || failure.writeConcernError) return undefined;
-  const writeErrors = failure.writeErrors === undefined ? [] : [failure.writeErrors].flat();
-  if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) return undefined;
-  return writeErrors.map((e) => e.index);
-}
-
 export class MongoEventStore implements EventStore {
   readonly model: Model<StoredEvent>;
 
@@ -79,7 +64,7 @@ export class MongoEventStore implements EventStore {
       // Unordered: one duplicate does not stop the rest. Default (acknowledged) write concern.
       await rawCollection(this.model).insertMany(events as StoredEvent[], { ordered: false });
     } catch (err) {
-      const duplicates = duplicateIndexes(err);
+      const duplicates = duplicateKeyIndexes(err);
       if (!duplicates) throw err;
       for (const index of duplicates) stored[index] = false;
     }

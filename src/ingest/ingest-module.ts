@@ -46,7 +46,8 @@ export function createIngestModule(deps: {
   writeLane: WriteLane;
 }): IngestModule {
   const { config, mongo, clock, logger, pseudonyms, suppressions } = deps;
-  const devices = new MongoDeviceStateStore(mongo, deps.idLookup, deps.writeLane);
+  // On FerretDB ('each' lookups) a device this process has not written yet is inserted before any upsert.
+  const devices = new MongoDeviceStateStore(mongo, deps.idLookup, deps.writeLane, deps.idLookup === 'each');
   const events = new MongoEventStore(mongo, deps.idLookup);
   const states = new MongoConsentStateStore(mongo, deps.idLookup);
   const rateLimits = new RedisIngestRateLimits(deps.redis, config.queuePrefix, {
