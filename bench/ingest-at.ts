@@ -8,7 +8,6 @@
  * window after a start on a fresh database can be slower than the rest (docs/ingest-performance.md, "The
  * same benchmark on a slower machine"). Run it on fresh services, and never beside another load.
  */
-import mongoose from 'mongoose';
 import { load, openLoop } from './ingest-load.js';
 import { BATCH, serverView, ServiceUnderTest } from './service-under-test.js';
 
@@ -46,9 +45,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await service.stop();
-    const client = await mongoose.mongo.MongoClient.connect(service.mongoUrl);
-    await client.db().dropDatabase().catch(() => undefined);
-    await client.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { deleteRedisPrefix } from '../test/helpers/test-context.js';
+import { deleteRedisPrefix, dropDatabase } from '../test/helpers/test-context.js';
 import { freePort, ServerProcess } from '../test/helpers/ingest-server.js';
 import { batchBody } from './ingest-load.js';
 
@@ -42,11 +42,11 @@ export class ServiceUnderTest {
   readonly body = (): { body: string; ids: string[] } => batchBody(this.devices, BATCH, benchSettings.devicesPerBatch);
 
   get url(): string {
-    return this.process.url;
+    return this.running.url;
   }
 
   get pid(): number | undefined {
-    return this.process.pid;
+    return this.running.pid;
   }
 
   get ingestKey(): string {
@@ -54,7 +54,7 @@ export class ServiceUnderTest {
     return this.key;
   }
 
-  private get process(): ServerProcess {
+  private get running(): ServerProcess {
     if (!this.server) throw new Error('the service is not started');
     return this.server;
   }
@@ -115,9 +115,10 @@ export class ServiceUnderTest {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
   }
 
-  /** Stops the api and removes its Redis keys; the caller drops the database (it holds its own client). */
+  /** Stops the api, drops its database and removes its Redis keys. */
   async stop(): Promise<void> {
     await this.server?.kill('SIGTERM');
+    await dropDatabase(this.mongoUrl).catch(() => undefined);
     await deleteRedisPrefix(this.prefix);
   }
 }
