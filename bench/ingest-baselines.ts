@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import mongoose from 'mongoose';
-import { indexesToBuild, secondaryIndexesServeQueries, type IndexSpec } from '../src/connections.js';
+import { durableWriteOptions, indexesToBuild, secondaryIndexesServeQueries, type IndexSpec } from '../src/connections.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
 import { batchBody, load, type LoadResult } from './ingest-load.js';
 
@@ -59,7 +59,7 @@ function storedEvents(appId: string, count: number, pids: readonly string[]): St
 
 /**
  * B2: the raw driver's insertMany of the same documents into the same database: batches of 500, `writers`
- * concurrent writers. Returns documents per second. Into `table` when given (the service's own `events`, so
+ * concurrent writers, with the service's write concern (`durableWriteOptions`). Returns documents per second. Into `table` when given (the service's own `events`, so
  * that B2 and the service insert into a table of the same size); else into
  * a fresh collection with the same indexes as `events` (those of `declared` the service builds on this
  * server: see `indexesToBuild`), dropped afterwards.
@@ -74,7 +74,8 @@ export async function rawInsertMany(
   table?: string,
 ): Promise<number> {
   const pids = Array.from({ length: deviceCount }, () => randomUUID().replace(/-/g, '').repeat(2));
-  const client = await mongoose.mongo.MongoClient.connect(mongoUrl, { maxPoolSize: 50 });
+  // The service's durability (journaled writes): a baseline that acknowledges sooner is not the same work.
+  const client = await mongoose.mongo.MongoClient.connect(mongoUrl, { maxPoolSize: 50, ...durableWriteOptions(mongoUrl) });
   try {
     const collection = client.db().collection<StoredEvent>(table ?? 'bench_b2_events');
     if (!table) {

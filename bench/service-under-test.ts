@@ -14,6 +14,8 @@ export const benchSettings = {
   devicesPerBatch: Number(process.env.BENCH_DEVICES_PER_BATCH ?? 1),
   // On FerretDB each consent costs a scan of the consent collections, so many more make the set-up slow.
   devices: Number(process.env.BENCH_DEVICES ?? 1000),
+  /** Extra flags for the api's node: `--cpu-prof`, or `--trace-gc`, which NODE_OPTIONS does not accept. */
+  apiNodeArgs: (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean),
 };
 
 async function post(url: string, key: string, body: unknown): Promise<Record<string, unknown>> {
@@ -75,6 +77,7 @@ export class ServiceUnderTest {
         INGEST_DEVICE_EVENTS_PER_MINUTE: '10000000',
       },
       await freePort(),
+      benchSettings.apiNodeArgs,
     );
     await this.server.start();
     const created = await post(`${this.url}/v1/apps`, this.adminKey, { appId: APP_ID, name: 'Bench' });

@@ -1,10 +1,23 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import mongoose, { type Connection } from 'mongoose';
 
+/**
+ * Writes wait for the journal (`j: true`) unless the URL says otherwise (`journal=`). A 202 must survive a
+ * crash of the database too, not only of the api: with `w: 1` alone a standalone MongoDB acknowledges a
+ * write once it is applied in memory and journals it within the next 100 ms. FerretDB/SQLite commits are
+ * fsynced either way. Options given here override the URL's, so a URL that sets `journal` is left alone.
+ */
+export function durableWriteOptions(url: string): { journal?: true } {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  const keys = [...new URLSearchParams(query).keys()].map((key) => key.toLowerCase());
+  return keys.includes('journal') ? {} : { journal: true };
+}
+
 export async function connectMongo(url: string, options: { serverSelectionTimeoutMS?: number } = {}): Promise<Connection> {
   const connection = mongoose.createConnection(url, {
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
     maxPoolSize: 50,
+    ...durableWriteOptions(url),
     // Indexes are built explicitly by ensureIndexes() before the process takes traffic.
     autoIndex: false,
     autoCreate: false,

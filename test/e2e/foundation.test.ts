@@ -11,6 +11,15 @@ afterAll(async () => {
   await ctx.close();
 });
 
+describe('durable writes', () => {
+  it('acknowledges writes only once they are journaled, and the server takes that write concern', async () => {
+    const events = ctx.container.mongo.db!.collection('journal_probe');
+    expect(events.writeConcern).toMatchObject({ journal: true });
+    await expect(events.insertOne({ _id: 'probe' } as never)).resolves.toMatchObject({ acknowledged: true });
+    await events.drop();
+  });
+});
+
 describe('ops endpoints', () => {
   it('answers liveness and readiness when the database and Redis are up', async () => {
     expect((await ctx.http.get('/healthz')).body).toEqual({ status: 'ok' });
