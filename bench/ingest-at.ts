@@ -4,7 +4,7 @@
  * same api process, devices and batches as bench:ingest (bench/service-under-test.ts); a warm-up in a closed
  * loop (8 connections, BENCH_WARM_UP_SECONDS, default 20), then `windows` open-loop windows (default 3,
  * 30 s each) at the given rate, each printed on its own: p50/p99 from the planned send time, answers other
- * than 202, the api's CPU per batch, the server's mean time per phase and its batches over 50 ms. The first
+ * than 202, the api's CPU per batch, the server's mean time per phase, its batches over 50 ms and its write lane's use. The first
  * window after a start on a fresh database can be slower than the rest (docs/ingest-performance.md, "The
  * same benchmark on a slower machine"). Run it on fresh services, and never beside another load.
  */
@@ -34,14 +34,16 @@ async function main(): Promise<void> {
       await service.settle();
       const before = await service.scrape();
       const cpuBefore = service.cpuMs();
+      const startedAt = performance.now();
       const result = await openLoop({ url, ingestKey, rate, seconds, body });
       const cpuPerBatch = (service.cpuMs() - cpuBefore) / (rate * seconds);
-      const view = serverView(before, await service.scrape());
+      const view = serverView(before, await service.scrape(), (performance.now() - startedAt) / 1000);
       log(
         `window ${w}/${windows} at ${eventsPerSecond} events/s: p50=${result.p50}ms p99=${result.p99}ms mean=${result.mean.toFixed(1)}ms ` +
           `non2xx=${result.non2xx} errors=${result.errors}; api CPU ${cpuPerBatch.toFixed(2)} ms per batch; ${view.slow}`,
       );
       log(`  mean ms per batch by phase: ${view.phases}`);
+      log(`  ${view.lane}`);
     }
   } finally {
     await service.stop();

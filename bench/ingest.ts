@@ -138,12 +138,13 @@ async function main(): Promise<void> {
       const rate = Math.max(1, eventsPerSecond / BATCH);
       await service.settle();
       const before = await service.scrape();
+      const startedAt = performance.now();
       const result = await openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged });
       accepted += result.accepted;
-      const view = serverView(before, await service.scrape());
+      const view = serverView(before, await service.scrape(), (performance.now() - startedAt) / 1000);
       log(describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result));
       log(`  mean ms per batch by phase: ${view.phases}`);
-      log(`  as the server measured it: ${view.slow}`);
+      log(`  as the server measured it: ${view.slow}; ${view.lane}`);
       return result;
     };
     const at50 = await fixed('50% of the knee', capacity * 0.5);

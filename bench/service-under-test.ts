@@ -146,8 +146,38 @@ function within50ms(text: string): { count: number; within: number } {
   };
 }
 
-/** What the server measured between two /metrics scrapes: mean ms per batch by phase, and batches over 50 ms. */
-export function serverView(before: string, after: string): { phases: string; slow: string } {
+/** A sum of /metrics samples by one label's value (`otaguard_write_lane_held_seconds_total{writer}`…). */
+function byLabel(text: string, metric: string, label: string): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const [, value, sample] of text.matchAll(new RegExp(`^${metric}\\{[^}]*${label}="(\\w+)"[^}]*\\} (\\S+)$`, 'gm'))) {
+    totals.set(value!, (totals.get(value!) ?? 0) + Number(sample));
+  }
+  return totals;
+}
+
+/** The write lane over a window: the share of it each writer held a slot, and the mean wait for one. */
+function laneView(before: string, after: string, seconds: number): string {
+  const delta = (metric: string): Map<string, number> => {
+    const b = byLabel(before, metric, 'writer');
+    return new Map([...byLabel(after, metric, 'writer')].map(([writer, v]) => [writer, v - (b.get(writer) ?? 0)]));
+  };
+  const held = delta('otaguard_write_lane_held_seconds_total');
+  const waitSum = delta('otaguard_write_lane_wait_seconds_sum');
+  const waitCount = delta('otaguard_write_lane_wait_seconds_count');
+  const busy = [...held.values()].reduce((a, b) => a + b, 0);
+  const parts = [...held].map(([writer, s]) => {
+    const n = waitCount.get(writer) ?? 0;
+    const wait = n > 0 ? `, mean wait ${(((waitSum.get(writer) ?? 0) / n) * 1000).toFixed(1)} ms` : '';
+    return `${writer} ${((100 * s) / seconds).toFixed(0)}% (${n} writes${wait})`;
+  });
+  return `write lane held ${((100 * busy) / seconds).toFixed(0)}% of the time: ${parts.join('; ')}`;
+}
+
+/**
+ * What the server measured between two /metrics scrapes `seconds` apart: mean ms per batch by phase, batches
+ * over 50 ms, and the write lane's use.
+ */
+export function serverView(before: string, after: string, seconds: number): { phases: string; slow: string; lane: string } {
   const a = phaseTotals(after);
   const b = phaseTotals(before);
   const phases = [...a]
@@ -161,5 +191,9 @@ export function serverView(before: string, after: string): { phases: string; slo
   const w1 = within50ms(after);
   const answered = w1.count - w0.count;
   const over = answered - (w1.within - w0.within);
-  return { phases, slow: `${over} of ${answered} batches (${((100 * over) / Math.max(1, answered)).toFixed(2)}%) took over 50 ms` };
+  return {
+    phases,
+    slow: `${over} of ${answered} batches (${((100 * over) / Math.max(1, answered)).toFixed(2)}%) took over 50 ms`,
+    lane: laneView(before, after, seconds),
+  };
 }

@@ -26,7 +26,7 @@ import type { AcceptedEventsListener } from './ingest/stored-event.js';
 import { MongoSuppressionStore, type SuppressionStore } from './ingest/suppression-store.js';
 import type { ConsentService } from './ingest/consent-service.js';
 import { detectIdLookup } from './ingest/id-lookup.js';
-import { WriteLane } from './write-lane.js';
+import { prometheusLaneObserver, WriteLane } from './write-lane.js';
 import { RedisGenerations } from './ingest/generations.js';
 import { SuppressionGate } from './ingest/suppression-gate.js';
 import { createIngestModule } from './ingest/ingest-module.js';
@@ -111,7 +111,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // One per process: ingest and the update check share what it has verified.
   const suppressionGate = new SuppressionGate(suppressions, generations);
   // FerretDB is the server that needs single-_id queries (see id-lookup.ts), and one writer at a time.
-  const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency);
+  const writeLane = WriteLane.for(idLookup === 'each', config.dbWriteConcurrency, prometheusLaneObserver(metrics));
   const acceptedEvents: AcceptedEventsListener[] = [];
   const deviceMetrics = createDeviceMetrics({
     mongo, redis, queues, registry: metrics, clock, logger, apps, queuePrefix: config.queuePrefix, idLookup, writeLane,

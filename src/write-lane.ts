@@ -1,3 +1,14 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/** Who writes through the lane: ingest's events and device state, and the metric counters' flushes. */
+export type LaneWriter = 'events' | 'device_state' | 'counters';
+
+/** What a lane reports: per write, how long it waited for a slot and how long it held one. */
+export interface LaneObserver {
+  waited(writer: LaneWriter, seconds: number): void;
+  held(writer: LaneWriter, seconds: number): void;
+}
+
 /**
  * A bound on this process's concurrent hot-path database writes (event inserts, device state, metric
  * counters). FerretDB's SQLite backend has a single writer: a write that finds the lock taken waits in
@@ -10,11 +21,15 @@ export class WriteLane {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    private readonly observer?: LaneObserver,
+  ) {}
 
   /** `configured` when > 0 (DB_WRITE_CONCURRENCY); else 1 on FerretDB and unbounded on MongoDB. */
-  static for(onFerretDb: boolean, configured: number): WriteLane {
-    return configured > 0 ? new WriteLane(configured) : onFerretDb ? new WriteLane(1) : WriteLane.unbounded();
+  static for(onFerretDb: boolean, configured: number, observer?: LaneObserver): WriteLane {
+    const capacity = configured > 0 ? configured : onFerretDb ? 1 : Number.POSITIVE_INFINITY;
+    return new WriteLane(capacity, observer);
   }
 
   /** A lane that never makes a write wait (MongoDB; stores built without one). */
@@ -33,15 +48,43 @@ export class WriteLane {
   }
 
   /** Runs `work` once a slot is free, first come first served; the slot passes straight to the next waiter. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  async run<T>(writer: LaneWriter, work: () => Promise<T>): Promise<T> {
+    const queuedAt = performance.now();
     if (this.active < this.capacity) this.active++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    const startedAt = performance.now();
+    this.observer?.waited(writer, (startedAt - queuedAt) / 1000);
     try {
       return await work();
     } finally {
+      this.observer?.held(writer, (performance.now() - startedAt) / 1000);
       const next = this.waiting.shift();
       if (next) next();
       else this.active--;
     }
   }
+}
+
+/**
+ * `otaguard_write_lane_held_seconds_total{writer}` (time writes held a slot: on a one-writer lane, its rate
+ * is the lane's utilisation) and `otaguard_write_lane_wait_seconds{writer}` (time a write waited for one).
+ */
+export function prometheusLaneObserver(registry: Registry): LaneObserver {
+  const held = new Counter({
+    name: 'otaguard_write_lane_held_seconds_total',
+    help: 'Seconds hot-path database writes held a slot of the write lane, by writer (events, device_state, counters)',
+    labelNames: ['writer'] as const,
+    registers: [registry],
+  });
+  const waited = new Histogram({
+    name: 'otaguard_write_lane_wait_seconds',
+    help: 'Time a hot-path database write waited for a slot of the write lane, by writer',
+    labelNames: ['writer'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  return {
+    waited: (writer, seconds) => waited.observe({ writer }, seconds),
+    held: (writer, seconds) => held.inc({ writer }, seconds),
+  };
 }

@@ -107,12 +107,12 @@ export class MongoDeviceStateStore implements DeviceStateStore {
       },
     }));
     try {
-      await this.lane.run(() => rawCollection(this.model).bulkWrite(ops, { ordered: false }));
+      await this.lane.run('device_state', () => rawCollection(this.model).bulkWrite(ops, { ordered: false }));
     } catch (err) {
       // Two batches of a new device raced to create it; the losers' updates now find the document.
       const duplicates = duplicateKeyIndexes(err);
       if (!duplicates) throw err;
-      await this.lane.run(() =>
+      await this.lane.run('device_state', () =>
         rawCollection(this.model).bulkWrite(
           duplicates.map((index) => ops[index]!),
           { ordered: false },
@@ -138,7 +138,7 @@ export class MongoDeviceStateStore implements DeviceStateStore {
     }));
     let stored: DeviceActivity[] = [];
     try {
-      await this.lane.run(() => rawCollection(this.model).insertMany(docs, { ordered: false }));
+      await this.lane.run('device_state', () => rawCollection(this.model).insertMany(docs, { ordered: false }));
     } catch (err) {
       const duplicates = duplicateKeyIndexes(err);
       if (!duplicates) throw err;

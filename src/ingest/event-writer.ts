@@ -54,7 +54,7 @@ export class CoalescingEventWriter {
     while (this.active < this.options.maxConcurrentWrites && this.pending.length > 0) {
       this.active++;
       void this.options.lane
-        .run(() => this.flush(this.takeGroup()))
+        .run('events', () => this.flush(this.takeGroup()))
         .finally(() => {
           this.active--;
           this.pump();

@@ -151,7 +151,7 @@ export class MongoCounterStore implements CounterStore {
     let firstError: unknown;
     for (const [i, { updateOne }] of ops.entries()) {
       try {
-        await this.lane.run(() => rawCollection(this.model).updateOne(updateOne.filter, updateOne.update, { upsert: updateOne.upsert }));
+        await this.lane.run('counters', () => rawCollection(this.model).updateOne(updateOne.filter, updateOne.update, { upsert: updateOne.upsert }));
       } catch (err) {
         firstError ??= err;
         failed.push(...docs[i]![1].rows);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CoalescingEventWriter } from '../../src/ingest/event-writer.js';
 import type { EventStore } from '../../src/ingest/event-store.js';
 import type { StoredEvent } from '../../src/ingest/stored-event.js';
-import { WriteLane } from '../../src/write-lane.js';
+import { WriteLane, type LaneWriter } from '../../src/write-lane.js';
 
 const tick = (ms = 1): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,7 +37,7 @@ describe('WriteLane', () => {
     let maxRunning = 0;
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, (_, i) =>
-        lane.run(async () => {
+        lane.run('events', async () => {
           started.push(i);
           running++;
           maxRunning = Math.max(maxRunning, running);
@@ -52,7 +52,22 @@ describe('WriteLane', () => {
     expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
     expect(lane.queued).toBe(0);
-    expect(await lane.run(async () => 'free again')).toBe('free again');
+    expect(await lane.run('events', async () => 'free again')).toBe('free again');
+  });
+
+  it('reports, per writer, how long each write waited for a slot and how long it held one', async () => {
+    const seen: Array<[string, LaneWriter, number]> = [];
+    const lane = new WriteLane(1, {
+      waited: (writer, seconds) => seen.push(['waited', writer, seconds]),
+      held: (writer, seconds) => seen.push(['held', writer, seconds]),
+    });
+    await Promise.all([lane.run('counters', () => tick(20)), lane.run('events', () => tick(1))]);
+    const of = (what: string, writer: LaneWriter): number => seen.find(([w, who]) => w === what && who === writer)![2];
+    expect(seen).toHaveLength(4);
+    expect(of('waited', 'counters')).toBeLessThan(0.005); // the lane was free
+    expect(of('held', 'counters')).toBeGreaterThanOrEqual(0.015);
+    expect(of('waited', 'events')).toBeGreaterThanOrEqual(0.015); // behind the counters' write
+    expect(of('held', 'events')).toBeLessThan(of('held', 'counters'));
   });
 
   it('chooses one writer on FerretDB and no bound on MongoDB unless configured', () => {
@@ -68,7 +83,7 @@ describe('CoalescingEventWriter on a one-writer lane', () => {
     const store = new SlowStore();
     const lane = new WriteLane(1);
     // Another writer (metric counters) holds the lane first, so the event batches pile up behind it.
-    const other = lane.run(() => tick(10));
+    const other = lane.run('counters', () => tick(10));
     const writer = new CoalescingEventWriter(store, [], () => undefined, { maxConcurrentWrites: 2, maxEventsPerWrite: 30, lane });
     const batches = Array.from({ length: 10 }, (_, b) => Array.from({ length: 10 }, (_, i) => event(b * 10 + i)));
     const answers = await Promise.all(batches.map((batch) => writer.write(batch)));
