@@ -63,7 +63,6 @@ function eventDoc(i: number, pid: string, prefix: string): Record<string, unknow
   return {
     _id: eventDocId(APP_ID, pid, eventId),
     appId: APP_ID,
-    eventId,
     pid,
     type: ['download_started', 'download_completed', 'installed', 'app_ready'][i % 4],
     version: `1.${i % 7}.0`,

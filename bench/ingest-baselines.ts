@@ -43,7 +43,6 @@ function storedEvents(appId: string, count: number, pids: readonly string[]): St
     return {
       _id: eventDocId(appId, pid, eventId),
       appId,
-      eventId,
       pid,
       type: i % 4 === 0 ? 'app_ready' : 'download_completed',
       version: '2.4.1',
@@ -94,8 +93,7 @@ export async function rawInsertMany(
         for (let round = 0; performance.now() < deadline; round++) {
           // Fresh eventIds each time (the prepared batches only save the generator's CPU).
           const docs = batches[(w + round * writers) % batches.length]!.map((doc) => {
-            const eventId = uuidv7();
-            return { ...doc, _id: eventDocId(doc.appId, doc.pid, eventId), eventId };
+            return { ...doc, _id: eventDocId(doc.appId, doc.pid, uuidv7()) };
           });
           await collection.insertMany(docs, { ordered: false });
           inserted += docs.length;

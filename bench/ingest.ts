@@ -25,6 +25,7 @@
 import mongoose from 'mongoose';
 import type { IndexSpec } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
+import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
 import { freePort } from '../test/helpers/ingest-server.js';
 import { bareHttp, rawInsertMany } from './ingest-baselines.js';
 import { load, openLoop, type LoadResult } from './ingest-load.js';
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
 
   // The bench's own view of the database: indexes built, table size, the drain check.
   const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
-  const events = client.db().collection<{ eventId: string }>('events');
+  const events = client.db().collection<Pick<StoredEvent, '_id' | 'appId'>>('events');
   let accepted = 0;
   try {
     await service.start();
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
 
     // Drain: autocannon abandons the requests in flight when a run ends; the server still finishes them.
     await service.settle();
-    const stored = new Set((await events.find({ appId: service.appId }, { projection: { _id: 0, eventId: 1 } }).toArray()).map((d) => d.eventId));
+    const stored = new Set((await events.find({ appId: service.appId }, { projection: { _id: 1, appId: 1 } }).toArray()).map(eventIdOf));
     const lost = [...acknowledged].filter((id) => !stored.has(id)).length;
     const ok = lost === 0 && accepted === acknowledged.size;
     log(

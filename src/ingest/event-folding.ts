@@ -9,7 +9,6 @@ export function toStored(appId: string, pid: string, e: IncomingEvent, receivedA
   const stored: StoredEvent = {
     _id: eventDocId(appId, pid, e.eventId),
     appId,
-    eventId: e.eventId,
     pid,
     type: e.type,
     version: e.version,

@@ -20,7 +20,6 @@ const eventSchema = new Schema<StoredEvent>(
   {
     _id: { type: String, required: true },
     appId: { type: String, required: true },
-    eventId: { type: String, required: true },
     pid: { type: String, required: true },
     type: { type: String, required: true, enum: EVENT_TYPES },
     version: { type: String, required: true },

@@ -11,12 +11,17 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** A raw event as stored (collection `events`): pseudonymous, kept for the app's retention window. */
+/**
+ * A raw event as stored (collection `events`): pseudonymous, kept for the app's retention window. The
+ * device's eventId is the end of `_id` (`eventIdOf`), not a field of its own: on FerretDB an insert costs
+ * in proportion to the document's size, and the copy made a 50-event insert about a fifth slower
+ * (docs/ingest-performance.md, "Event `_id`s and the index"). Documents stored before that change also carry
+ * an `eventId` field.
+ */
 export interface StoredEvent {
   /** `eventDocId(appId, pid, eventId)`: the idempotency key, so a resend can never be stored twice. */
   _id: string;
   appId: string;
-  eventId: string;
   pid: string;
   type: EventType;
   version: string;
@@ -45,6 +50,11 @@ const PID_PREFIX = 16;
  */
 export function eventDocId(appId: string, pid: string, eventId: string): string {
   return `${appId}:${pid.slice(0, PID_PREFIX)}:${eventId}`;
+}
+
+/** The device's eventId of a stored event: its `_id` after the appId and the pid's digits. */
+export function eventIdOf(event: Pick<StoredEvent, '_id' | 'appId'>): string {
+  return event._id.slice(event.appId.length + PID_PREFIX + 2);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventIdOf, type StoredEvent } from '../../src/ingest/stored-event.js';
 import { event, type EventInput } from '../helpers/ingest-fixtures.js';
 import { freePort, ServerProcess } from '../helpers/ingest-server.js';
 import { deleteRedisPrefix, MONGO_BASE_URL, REDIS_URL, uniqueName } from '../helpers/test-context.js';
@@ -79,8 +80,8 @@ describe('kill -9 under load', () => {
     await server.start();
     const client = await MongoClient.connect(`${MONGO_BASE_URL}/${dbName}`);
     try {
-      const events = client.db(dbName).collection<{ eventId: string }>('events');
-      const ids = (await events.find({}, { projection: { _id: 0, eventId: 1 } }).toArray()).map((doc) => doc.eventId);
+      const events = client.db(dbName).collection<Pick<StoredEvent, '_id' | 'appId'>>('events');
+      const ids = (await events.find({}, { projection: { _id: 1, appId: 1 } }).toArray()).map(eventIdOf);
       const storedIds = new Set(ids);
       const lost = [...acknowledged].filter((id) => !storedIds.has(id));
       expect(lost).toEqual([]);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../jobs/worker.js';
+import { eventDocId } from '../../src/ingest/stored-event.js';
 import { pidCollections } from '../../src/privacy/pid-registry.js';
 import type { SignedReceipt } from '../../src/privacy/receipts.js';
 import { createTestContext, MONGO_BASE_URL, REDIS_URL, type TestContext } from '../helpers/test-context.js';
@@ -36,9 +37,8 @@ async function bulkEvents(pid: string, prefix: string): Promise<void> {
   const now = Date.now();
   for (let start = 0; start < BULK; start += 5000) {
     const docs = Array.from({ length: 5000 }, (_, i) => ({
-      _id: `${app.appId}:${prefix}-${start + i}`,
+      _id: eventDocId(app.appId, pid, `${prefix}-${start + i}`),
       appId: app.appId,
-      eventId: `${prefix}-${start + i}`,
       pid,
       type: 'installed',
       version: '1.2.0',

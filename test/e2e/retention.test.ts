@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../jobs/worker.js';
 import { PROCESSORS } from '../../jobs/processors.js';
+import { eventDocId, eventIdOf, type StoredEvent } from '../../src/ingest/stored-event.js';
 import { counterDocId } from '../../src/metrics/counter-store.js';
 import { bucketStart, type Granularity } from '../../src/metrics/metric-definitions.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
@@ -25,9 +26,8 @@ beforeAll(async () => {
   const events = [LONG, SHORT].flatMap((appId) =>
     AGES.flatMap((age) =>
       Array.from({ length: 5 }, (_, i) => ({
-        _id: `${appId}:age${age}-${i}`,
+        _id: eventDocId(appId, 'f'.repeat(64), `age${age}-${i}`),
         appId,
-        eventId: `age${age}-${i}`,
         pid: 'f'.repeat(64),
         type: 'installed',
         version: '1.0.0',
@@ -58,7 +58,7 @@ afterAll(async () => {
 
 const ages = async (appId: string): Promise<number[]> => {
   const docs = await ctx.container.mongo.db!.collection('events').find({ appId }).toArray();
-  return [...new Set(docs.map((d) => Number(String(d.eventId).replace(/^age(\d+)-.*/, '$1'))))].sort((a, b) => b - a);
+  return [...new Set(docs.map((d) => Number(eventIdOf(d as unknown as StoredEvent).replace(/^age(\d+)-.*/, '$1'))))].sort((a, b) => b - a);
 };
 
 describe('retention', () => {

@@ -8,7 +8,7 @@ const today = utcDay(now);
 
 function stored(pid: string, type: StoredEvent['type'], version = '1.0.0', at = now): StoredEvent {
   const eventId = `${pid}-${type}-${at.getTime()}`;
-  return { _id: eventDocId(appId, pid, eventId), appId, eventId, pid, type, version, channel: 'production', platform: 'ios', occurredAt: at, receivedAt: now };
+  return { _id: eventDocId(appId, pid, eventId), appId, pid, type, version, channel: 'production', platform: 'ios', occurredAt: at, receivedAt: now };
 }
 
 describe('the device-state writes of a batch', () => {

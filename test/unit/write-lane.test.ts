@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CoalescingEventWriter } from '../../src/ingest/event-writer.js';
 import type { EventStore } from '../../src/ingest/event-store.js';
-import type { StoredEvent } from '../../src/ingest/stored-event.js';
+import { eventDocId, eventIdOf, type StoredEvent } from '../../src/ingest/stored-event.js';
 import { WriteLane, type LaneWriter } from '../../src/write-lane.js';
 
 const tick = (ms = 1): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function event(n: number): StoredEvent {
   const at = new Date(1_700_000_000_000 + n);
-  return { _id: `app:e${n}`, appId: 'app', eventId: `e${n}`, pid: 'p'.repeat(64), type: 'installed', version: '1', channel: 'production', platform: 'ios', occurredAt: at, receivedAt: at };
+  return { _id: eventDocId('app', 'p'.repeat(64), `e${n}`), appId: 'app', pid: 'p'.repeat(64), type: 'installed', version: '1', channel: 'production', platform: 'ios', occurredAt: at, receivedAt: at };
 }
 
 /** Records every insert and how many ran at once; `e<n>` with n divisible by 7 is "already stored". */
@@ -19,10 +19,10 @@ class SlowStore implements EventStore {
   async insert(events: readonly StoredEvent[]): Promise<boolean[]> {
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
-    this.inserts.push(events.map((e) => e.eventId));
+    this.inserts.push(events.map((e) => eventIdOf(e)));
     await tick(5);
     this.running--;
-    return events.map((e) => Number(e.eventId.slice(1)) % 7 !== 0);
+    return events.map((e) => Number(eventIdOf(e).slice(1)) % 7 !== 0);
   }
   async remove(): Promise<number> {
     return 0;
@@ -90,9 +90,9 @@ describe('CoalescingEventWriter on a one-writer lane', () => {
     await other;
 
     expect(store.maxRunning).toBe(1);
-    expect(store.inserts.flat().sort()).toEqual(batches.flat().map((e) => e.eventId).sort());
+    expect(store.inserts.flat().sort()).toEqual(batches.flat().map((e) => eventIdOf(e)).sort());
     expect(store.inserts.every((ids) => ids.length <= 30)).toBe(true);
     expect(store.inserts.length).toBeLessThan(batches.length); // coalesced, not one insert per batch
-    answers.forEach((stored, b) => expect(stored).toEqual(batches[b]!.map((e) => Number(e.eventId.slice(1)) % 7 !== 0)));
+    answers.forEach((stored, b) => expect(stored).toEqual(batches[b]!.map((e) => Number(eventIdOf(e).slice(1)) % 7 !== 0)));
   });
 });

@@ -28,7 +28,6 @@ export function storedEvent(spec: EventSpec): StoredEvent {
   return {
     _id: eventDocId(appId, pid, eventId),
     appId,
-    eventId,
     pid,
     type: spec.type,
     version: spec.version ?? '1.0.0',
