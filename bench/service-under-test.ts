@@ -146,7 +146,7 @@ function within50ms(text: string): { count: number; within: number } {
   };
 }
 
-/** A sum of /metrics samples by one label's value (`otaguard_write_lane_held_seconds_total{writer}`…). */
+/** A sum of /metrics samples by one label's value (`otaguard_write_lane_held_seconds_sum{writer}`…). */
 function byLabel(text: string, metric: string, label: string): Map<string, number> {
   const totals = new Map<string, number>();
   for (const [, value, sample] of text.matchAll(new RegExp(`^${metric}\\{[^}]*${label}="(\\w+)"[^}]*\\} (\\S+)$`, 'gm'))) {
@@ -155,20 +155,21 @@ function byLabel(text: string, metric: string, label: string): Map<string, numbe
   return totals;
 }
 
-/** The write lane over a window: the share of it each writer held a slot, and the mean wait for one. */
+/** The write lane over a window: the share of it each writer held a slot, its writes' mean time and wait. */
 function laneView(before: string, after: string, seconds: number): string {
   const delta = (metric: string): Map<string, number> => {
     const b = byLabel(before, metric, 'writer');
     return new Map([...byLabel(after, metric, 'writer')].map(([writer, v]) => [writer, v - (b.get(writer) ?? 0)]));
   };
-  const held = delta('otaguard_write_lane_held_seconds_total');
-  const waitSum = delta('otaguard_write_lane_wait_seconds_sum');
-  const waitCount = delta('otaguard_write_lane_wait_seconds_count');
+  const held = delta('otaguard_write_lane_held_seconds_sum');
+  const writes = delta('otaguard_write_lane_held_seconds_count');
+  const waited = delta('otaguard_write_lane_wait_seconds_sum');
   const busy = [...held.values()].reduce((a, b) => a + b, 0);
+  const ms = (total: number, n: number): string => ((total / n) * 1000).toFixed(1);
   const parts = [...held].map(([writer, s]) => {
-    const n = waitCount.get(writer) ?? 0;
-    const wait = n > 0 ? `, mean wait ${(((waitSum.get(writer) ?? 0) / n) * 1000).toFixed(1)} ms` : '';
-    return `${writer} ${((100 * s) / seconds).toFixed(0)}% (${n} writes${wait})`;
+    const n = writes.get(writer) ?? 0;
+    const each = n > 0 ? `, each ${ms(s, n)} ms after a wait of ${ms(waited.get(writer) ?? 0, n)}` : '';
+    return `${writer} ${((100 * s) / seconds).toFixed(0)}% (${n} writes${each})`;
   });
   return `write lane held ${((100 * busy) / seconds).toFixed(0)}% of the time: ${parts.join('; ')}`;
 }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
 
 /** Who writes through the lane: ingest's events and device state, and the metric counters' flushes. */
 export type LaneWriter = 'events' | 'device_state' | 'counters';
@@ -65,26 +65,30 @@ export class WriteLane {
   }
 }
 
+const LANE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 /**
- * `otaguard_write_lane_held_seconds_total{writer}` (time writes held a slot: on a one-writer lane, its rate
- * is the lane's utilisation) and `otaguard_write_lane_wait_seconds{writer}` (time a write waited for one).
+ * `otaguard_write_lane_held_seconds{writer}` (how long each write held a slot; on a one-writer lane the rate
+ * of its `_sum` is the lane's utilisation) and `otaguard_write_lane_wait_seconds{writer}` (how long it waited
+ * for one).
  */
 export function prometheusLaneObserver(registry: Registry): LaneObserver {
-  const held = new Counter({
-    name: 'otaguard_write_lane_held_seconds_total',
-    help: 'Seconds hot-path database writes held a slot of the write lane, by writer (events, device_state, counters)',
+  const held = new Histogram({
+    name: 'otaguard_write_lane_held_seconds',
+    help: 'Time a hot-path database write held a slot of the write lane, by writer (events, device_state, counters)',
     labelNames: ['writer'] as const,
+    buckets: LANE_BUCKETS,
     registers: [registry],
   });
   const waited = new Histogram({
     name: 'otaguard_write_lane_wait_seconds',
     help: 'Time a hot-path database write waited for a slot of the write lane, by writer',
     labelNames: ['writer'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: LANE_BUCKETS,
     registers: [registry],
   });
   return {
     waited: (writer, seconds) => waited.observe({ writer }, seconds),
-    held: (writer, seconds) => held.inc({ writer }, seconds),
+    held: (writer, seconds) => held.observe({ writer }, seconds),
   };
 }

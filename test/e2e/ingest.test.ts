@@ -254,7 +254,7 @@ describe('events', () => {
     expect(res.text).toMatch(/otaguard_ingest_events_total\{outcome="duplicate"\} [1-9]/);
     expect(res.text).toMatch(/otaguard_ingest_events_total\{outcome="consent_required"\} [1-9]/);
     // Event and device-state writes went through the write lane, which reports their time.
-    expect(res.text).toMatch(/otaguard_write_lane_held_seconds_total\{writer="events"\} [0-9.e-]*[1-9]/);
+    expect(res.text).toMatch(/otaguard_write_lane_held_seconds_sum\{writer="events"\} [0-9.e-]*[1-9]/);
     expect(res.text).toMatch(/otaguard_write_lane_wait_seconds_count\{writer="device_state"\} [1-9]/);
   });
 
