@@ -58,10 +58,10 @@ function storedEvents(appId: string, count: number, pids: readonly string[]): St
 
 /**
  * B2: the raw driver's insertMany of the same documents into the same database: batches of 500, `writers`
- * concurrent writers, with the service's write concern (`durableWriteOptions`). Returns documents per second. Into `table` when given (the service's own `events`, so
- * that B2 and the service insert into a table of the same size); else into
- * a fresh collection with the same indexes as `events` (those of `declared` the service builds on this
- * server: see `indexesToBuild`), dropped afterwards.
+ * concurrent writers, with the service's write concern (`durableWriteOptions`). Returns documents per
+ * second. Into `table` when given (the service's own `events`, so that B2 and the service insert into a
+ * table of the same size); else into a fresh collection with the same indexes as `events` (those of
+ * `declared` the service builds on this server: see `indexesToBuild`), dropped afterwards.
  */
 export async function rawInsertMany(
   mongoUrl: string,
@@ -92,9 +92,7 @@ export async function rawInsertMany(
       Array.from({ length: writers }, async (_, w) => {
         for (let round = 0; performance.now() < deadline; round++) {
           // Fresh eventIds each time (the prepared batches only save the generator's CPU).
-          const docs = batches[(w + round * writers) % batches.length]!.map((doc) => {
-            return { ...doc, _id: eventDocId(doc.appId, doc.pid, uuidv7()) };
-          });
+          const docs = batches[(w + round * writers) % batches.length]!.map((doc) => ({ ...doc, _id: eventDocId(doc.appId, doc.pid, uuidv7()) }));
           await collection.insertMany(docs, { ordered: false });
           inserted += docs.length;
         }
