@@ -245,8 +245,9 @@ export interface paths {
         /**
          * Submit a batch of update telemetry events.
          * @description Authenticated with the app's **ingest key**. Answers **202** only after every accepted event is
-         *     durably written: the insert was acknowledged by the database with its default write concern
-         *     (`w: 1`, or the URL's `w=` setting; use `w=majority` in `MONGODB_URL` on a replica set). If that write
+         *     durably written: the insert was acknowledged by the database as journaled (`j: true` unless
+         *     `MONGODB_URL` sets `journal=`; `w` is the server's default or the URL's `w=` setting; use
+         *     `w=majority` in `MONGODB_URL` on a replica set). If that write
          *     fails or takes longer than `INGEST_TIMEOUT_MS`, the answer is 503 with `Retry-After` and nothing is
          *     acknowledged; resending is always safe.
          *

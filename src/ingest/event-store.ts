@@ -60,7 +60,7 @@ export class MongoEventStore implements EventStore {
     const stored = events.map(() => true);
     if (events.length === 0) return stored;
     try {
-      // Unordered: one duplicate does not stop the rest. Default (acknowledged) write concern.
+      // Unordered: one duplicate does not stop the rest. Journaled: the connection's durableWriteOptions.
       await rawCollection(this.model).insertMany(events as StoredEvent[], { ordered: false });
     } catch (err) {
       const duplicates = duplicateKeyIndexes(err);
