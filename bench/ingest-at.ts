@@ -4,12 +4,13 @@
  * same api process, devices and batches as bench:ingest (bench/service-under-test.ts); a warm-up in a closed
  * loop (8 connections, BENCH_WARM_UP_SECONDS, default 20), then `windows` open-loop windows (default 3,
  * 30 s each) at the given rate, each printed on its own: p50/p99 from the planned send time, answers other
- * than 202, the api's CPU per batch, the server's mean time per phase, its batches over 50 ms and its write lane's use. The first
- * window after a start on a fresh database can be slower than the rest (docs/ingest-performance.md, "The
- * same benchmark on a slower machine"). Run it on fresh services, and never beside another load.
+ * than 202, the api's CPU per batch, the server's mean time per phase, its batches over 50 ms and its write
+ * lane's use. The first window after a start on a fresh database can be slower than the rest
+ * (docs/ingest-performance.md, "The same benchmark on a slower machine"). Run it on fresh services, and never
+ * beside another load.
  */
 import { load, openLoop } from './ingest-load.js';
-import { BATCH, serverView, ServiceUnderTest } from './service-under-test.js';
+import { BATCH, ServiceUnderTest } from './service-under-test.js';
 
 const [rateArg, windowsArg, secondsArg] = process.argv.slice(2);
 const eventsPerSecond = Number(rateArg);
@@ -31,13 +32,8 @@ async function main(): Promise<void> {
     log(`warm-up (8 connections, ${warmUpSeconds} s): ${Math.round(warm.acceptedPerSecond)} events/s`);
     const rate = eventsPerSecond / BATCH;
     for (let w = 1; w <= windows; w++) {
-      await service.settle();
-      const before = await service.scrape();
-      const cpuBefore = service.cpuMs();
-      const startedAt = performance.now();
-      const result = await openLoop({ url, ingestKey, rate, seconds, body });
-      const cpuPerBatch = (service.cpuMs() - cpuBefore) / (rate * seconds);
-      const view = serverView(before, await service.scrape(), (performance.now() - startedAt) / 1000);
+      const { result, server: view, cpuMs } = await service.window(() => openLoop({ url, ingestKey, rate, seconds, body }));
+      const cpuPerBatch = cpuMs / (rate * seconds);
       log(
         `window ${w}/${windows} at ${eventsPerSecond} events/s: p50=${result.p50}ms p99=${result.p99}ms mean=${result.mean.toFixed(1)}ms ` +
           `non2xx=${result.non2xx} errors=${result.errors}; api CPU ${cpuPerBatch.toFixed(2)} ms per batch; ${view.slow}`,

@@ -29,7 +29,7 @@ import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
 import { freePort } from '../test/helpers/ingest-server.js';
 import { bareHttp, rawInsertMany } from './ingest-baselines.js';
 import { load, openLoop, type LoadResult } from './ingest-load.js';
-import { BATCH, benchSettings, serverView, ServiceUnderTest } from './service-under-test.js';
+import { BATCH, benchSettings, ServiceUnderTest } from './service-under-test.js';
 
 const STEP_SECONDS = 5;
 // The knee is measured on a table already near the size the open-loop levels run on: an insert into a
@@ -137,12 +137,8 @@ async function main(): Promise<void> {
     );
     const fixed = async (label: string, eventsPerSecond: number): Promise<LoadResult> => {
       const rate = Math.max(1, eventsPerSecond / BATCH);
-      await service.settle();
-      const before = await service.scrape();
-      const startedAt = performance.now();
-      const result = await openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged });
+      const { result, server: view } = await service.window(() => openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged }));
       accepted += result.accepted;
-      const view = serverView(before, await service.scrape(), (performance.now() - startedAt) / 1000);
       log(describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result));
       log(`  mean ms per batch by phase: ${view.phases}`);
       log(`  as the server measured it: ${view.slow}; ${view.lane}`);

@@ -106,6 +106,20 @@ export class ServiceUnderTest {
     }
   }
 
+  /**
+   * One measured window, once the api has settled: `run`'s result, what the server measured meanwhile
+   * (`serverView`) and the api's CPU time over it, in ms.
+   */
+  async window<T>(run: () => Promise<T>): Promise<{ result: T; server: ServerView; cpuMs: number }> {
+    await this.settle();
+    const before = await this.scrape();
+    const cpuBefore = this.cpuMs();
+    const startedAt = performance.now();
+    const result = await run();
+    const cpuMs = this.cpuMs() - cpuBefore;
+    return { result, server: serverView(before, await this.scrape(), (performance.now() - startedAt) / 1000), cpuMs };
+  }
+
   /** Peak resident memory of the api process (VmHWM), in MB. */
   peakRssMb(): number {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
@@ -174,11 +188,15 @@ function laneView(before: string, after: string, seconds: number): string {
   return `write lane held ${((100 * busy) / seconds).toFixed(0)}% of the time: ${parts.join('; ')}`;
 }
 
-/**
- * What the server measured between two /metrics scrapes `seconds` apart: mean ms per batch by phase, batches
- * over 50 ms, and the write lane's use.
- */
-export function serverView(before: string, after: string, seconds: number): { phases: string; slow: string; lane: string } {
+/** What the server measured over a window: mean ms per batch by phase, batches over 50 ms, the write lane's use. */
+export interface ServerView {
+  phases: string;
+  slow: string;
+  lane: string;
+}
+
+/** The server's view between two /metrics scrapes `seconds` apart. */
+function serverView(before: string, after: string, seconds: number): ServerView {
   const a = phaseTotals(after);
   const b = phaseTotals(before);
   const phases = [...a]
