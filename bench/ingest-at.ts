@@ -5,11 +5,13 @@
  * loop (8 connections, BENCH_WARM_UP_SECONDS, default 20), then `windows` open-loop windows (default 3,
  * 30 s each) at the given rate, each printed on its own: p50/p99 from the planned send time, answers other
  * than 202, the api's CPU per batch, the server's mean time per phase, its batches over 50 ms and its write
- * lane's use. The first window after a start on a fresh database can be slower than the rest
+ * lane's use; then B3 at the same rate (bench/ingest.ts): the api's write path alone, the bound on the
+ * service's p99 in those minutes. The first window after a start on a fresh database can be slower than the rest
  * (docs/ingest-performance.md, "The same benchmark on a slower machine"). Run it on fresh services, and never
  * beside another load.
  */
 import { load, openLoop } from './ingest-load.js';
+import { storeAtRate } from './ingest-baselines.js';
 import { BATCH, ServiceUnderTest } from './service-under-test.js';
 
 const [rateArg, windowsArg, secondsArg] = process.argv.slice(2);
@@ -41,6 +43,10 @@ async function main(): Promise<void> {
       log(`  mean ms per batch by phase: ${view.phases}`);
       log(`  ${view.lane}`);
     }
+    // B3 (bench/ingest.ts) at the same rate: what the store alone gives in these minutes.
+    await service.settle();
+    const b3 = await storeAtRate(service.mongoUrl, eventsPerSecond, seconds, service.devices.length);
+    log(`B3 the api's write path alone at ${eventsPerSecond} events/s: p50=${b3.p50}ms p99=${b3.p99}ms; write lane held ${Math.round(b3.laneHeld * 100)}% of the time, ${b3.inserts} inserts`);
   } finally {
     await service.stop();
   }

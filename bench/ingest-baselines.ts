@@ -2,9 +2,12 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import mongoose from 'mongoose';
-import { durableWriteOptions, indexesToBuild, secondaryIndexesServeQueries, type IndexSpec } from '../src/connections.js';
+import { connectMongo, durableWriteOptions, indexesToBuild, secondaryIndexesServeQueries, servedByFerretDb, type IndexSpec } from '../src/connections.js';
+import { CoalescingEventWriter, DEFAULT_EVENT_WRITER_OPTIONS } from '../src/ingest/event-writer.js';
+import { MongoEventStore, type EventStore } from '../src/ingest/event-store.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
-import { batchBody, load, type LoadResult } from './ingest-load.js';
+import { WriteLane } from '../src/write-lane.js';
+import { atFixedRate, batchBody, latencySummary, load, type LoadResult } from './ingest-load.js';
 
 /** B0: a bare node:http server in its own process that reads the body and answers 202. */
 const BARE_SERVER = `
@@ -103,5 +106,51 @@ export async function rawInsertMany(
     return rate;
   } finally {
     await client.close();
+  }
+}
+
+export interface StoreAtRate {
+  p50: number;
+  p99: number;
+  /** Share of the run the write lane was held (one writer on FerretDB). */
+  laneHeld: number;
+  /** Inserts made (batches coalesce while one is in flight). */
+  inserts: number;
+}
+
+/**
+ * B3: the store's own latency at a fixed rate, the bound on what the service can reach there. The api's
+ * write path itself (CoalescingEventWriter and MongoEventStore on a write lane, as `createIngestModule`
+ * builds them: one writer on FerretDB, unbounded on MongoDB) fed the same 50-event batches from this
+ * process, open loop, latency from the planned time: no HTTP, checks, Redis, device state or metrics, and
+ * no api competing for the CPU. Into the events table of `mongoUrl`: the service's, so at its size.
+ */
+export async function storeAtRate(mongoUrl: string, eventsPerSecond: number, seconds: number, deviceCount: number): Promise<StoreAtRate> {
+  const pids = Array.from({ length: deviceCount }, () => randomUUID().replace(/-/g, '').repeat(2));
+  const connection = await connectMongo(mongoUrl);
+  try {
+    const store = new MongoEventStore(connection);
+    let inserts = 0;
+    const counted: EventStore = {
+      insert: (events) => {
+        inserts++;
+        return store.insert(events);
+      },
+      remove: (ids) => store.remove(ids),
+    };
+    let held = 0;
+    const lane = WriteLane.for(await servedByFerretDb(connection.db!), 0, { waited: () => undefined, held: (_writer, s) => void (held += s) });
+    const writer = new CoalescingEventWriter(counted, [], () => undefined, { ...DEFAULT_EVENT_WRITER_OPTIONS, lane });
+    const rate = eventsPerSecond / 50;
+    const latencies: number[] = [];
+    // Each batch made at its send time, as the api makes its documents per request (a few hundred µs).
+    const duration = await atFixedRate(rate, Math.round(rate * seconds), async (planned) => {
+      await writer.write(storedEvents('com.bench.b3', 50, pids));
+      latencies.push(performance.now() - planned);
+    });
+    const { p50, p99 } = latencySummary(latencies);
+    return { p50, p99, laneHeld: held / duration, inserts };
+  } finally {
+    await connection.close();
   }
 }

@@ -172,28 +172,39 @@ export async function openLoop(options: {
       });
       req.end(batch.body);
     });
-  const started = performance.now();
-  const inFlight: Promise<void>[] = [];
-  for (let k = 0; k < total; k++) {
-    const planned = started + (k * 1000) / options.rate;
-    const wait = planned - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    inFlight.push(send(planned, k));
-  }
-  await Promise.all(inFlight);
-  const duration = (performance.now() - started) / 1000;
+  const duration = await atFixedRate(options.rate, total, send);
   for (const k of acknowledgedBatches) for (const id of batches[k]!.ids) options.acknowledged?.add(id);
   agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0);
   return {
     requestsPerSecond: (total - non2xx - errors) / duration,
     accepted,
     acceptedPerSecond: accepted / duration,
-    p50: pct(50),
-    p99: pct(99),
-    mean: latencies.reduce((sum, l) => sum + l, 0) / Math.max(1, latencies.length),
+    ...latencySummary(latencies),
     non2xx,
     errors,
   };
+}
+
+/**
+ * The open loop's schedule: `fire(planned, k)` for k = 0 … total - 1 at t0 + k/rate, whatever happened to
+ * the earlier ones. Resolves once every fired promise has settled, with the run's duration in seconds.
+ */
+export async function atFixedRate(rate: number, total: number, fire: (planned: number, k: number) => Promise<void>): Promise<number> {
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let k = 0; k < total; k++) {
+    const planned = started + (k * 1000) / rate;
+    const wait = planned - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(fire(planned, k));
+  }
+  await Promise.all(inFlight);
+  return (performance.now() - started) / 1000;
+}
+
+/** p50, p99 (rounded ms) and mean of a run's latencies. */
+export function latencySummary(latencies: readonly number[]): { p50: number; p99: number; mean: number } {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pct = (p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
+  return { p50: pct(50), p99: pct(99), mean: sorted.reduce((sum, l) => sum + l, 0) / Math.max(1, sorted.length) };
 }

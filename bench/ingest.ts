@@ -16,6 +16,10 @@
  *   (the nominal capacity) and the step of highest power, throughput ÷ mean latency (Kleinrock);
  * - open loop (fixed rate, latency from the planned send time, 30 s per level) at 50% and 80% of the
  *   knee, and for comparison at 80% of the nominal capacity;
+ * - B3 right after the 80% level, at its rate and on the same table: the api's own write path (group
+ *   commit on the write lane) fed in-process, no HTTP, Redis or api beside it. Its p99 bounds what the
+ *   service can reach on this machine at that moment (the development VM's speed drifts by a fifth within
+ *   an hour, so only a baseline taken in the same minutes separates the service's share from the machine's);
  * - peak RSS, and a count proving every accepted event is stored exactly once.
  * Env: BENCH_MONGO_BASE (mongodb://127.0.0.1:27017), BENCH_REDIS_URL, BENCH_DEVICES_PER_BATCH (1: an SDK
  * flushes its own queue; more models a relay), BENCH_DEVICES (1000 consented devices; on FerretDB each
@@ -27,7 +31,7 @@ import type { IndexSpec } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
 import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
 import { freePort } from '../test/helpers/ingest-server.js';
-import { bareHttp, rawInsertMany } from './ingest-baselines.js';
+import { bareHttp, rawInsertMany, storeAtRate } from './ingest-baselines.js';
 import { load, openLoop, type LoadResult } from './ingest-load.js';
 import { BATCH, benchSettings, ServiceUnderTest } from './service-under-test.js';
 
@@ -146,6 +150,13 @@ async function main(): Promise<void> {
     };
     const at50 = await fixed('50% of the knee', capacity * 0.5);
     const at80 = await fixed('80% of the knee', capacity * 0.8);
+    // B3 at the same rate and table size: what the store alone gives there, the bound on the service's p99.
+    await service.settle();
+    const b3 = await storeAtRate(mongoUrl, capacity * 0.8, OPEN_LOOP_SECONDS, devices.length);
+    log(
+      `B3 the api's write path alone (group commit, one writer on FerretDB) at 80% of the knee, in-process, open loop: ` +
+        `p50=${b3.p50}ms p99=${b3.p99}ms; write lane held ${Math.round(b3.laneHeld * 100)}% of the time, ${b3.inserts} inserts`,
+    );
     const atNominal80 = await fixed('80% of the nominal capacity', nominal * 0.8);
     const rss = service.peakRssMb();
 
@@ -166,6 +177,7 @@ async function main(): Promise<void> {
     log(
       `p50/p99 at 50% of the knee: ${at50.p50}/${at50.p99} ms; at 80%: ${at80.p50}/${at80.p99} ms; ` +
         `at 80% of the nominal capacity: ${atNominal80.p50}/${atNominal80.p99} ms; nominal capacity ${round(nominal / b2, 2)} × B2; ` +
+        `p99 at 80% ${round(at80.p99 / Math.max(1, b3.p99), 1)} × B3's; ` +
         `peak RSS ${round(rss)} MB; B0 ${round(b0.requestsPerSecond)} req/s`,
     );
     if (!ok) process.exitCode = 1;
