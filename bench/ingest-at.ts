@@ -11,7 +11,7 @@
  * beside another load.
  */
 import { load, openLoop } from './ingest-load.js';
-import { storeAtRate } from './ingest-baselines.js';
+import { describeStoreAtRate, storeAtRate } from './ingest-baselines.js';
 import { BATCH, ServiceUnderTest } from './service-under-test.js';
 
 const [rateArg, windowsArg, secondsArg] = process.argv.slice(2);
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     // B3 (bench/ingest.ts) at the same rate: what the store alone gives in these minutes.
     await service.settle();
     const b3 = await storeAtRate(service.mongoUrl, eventsPerSecond, seconds, service.devices.length);
-    log(`B3 the api's write path alone at ${eventsPerSecond} events/s: p50=${b3.p50}ms p99=${b3.p99}ms; write lane held ${Math.round(b3.laneHeld * 100)}% of the time, ${b3.inserts} inserts`);
+    log(`B3 the api's write path alone at ${eventsPerSecond} events/s: ${describeStoreAtRate(b3)}`);
   } finally {
     await service.stop();
   }

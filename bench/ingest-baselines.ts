@@ -32,6 +32,11 @@ export async function bareHttp(port: number, devices: readonly string[], seconds
   }
 }
 
+/** As many pids as the bench has devices (a pid is an HMAC: 64 hex digits). */
+function benchPids(count: number): string[] {
+  return Array.from({ length: count }, () => randomUUID().replace(/-/g, '').repeat(2));
+}
+
 /**
  * The documents ingest would store for batches of 50 events from one device each (the service bench's
  * batches, drawn from as many devices): same shape, same `_id` scheme, UUIDv7 eventIds like the bench's
@@ -75,7 +80,7 @@ export async function rawInsertMany(
   deviceCount: number,
   table?: string,
 ): Promise<number> {
-  const pids = Array.from({ length: deviceCount }, () => randomUUID().replace(/-/g, '').repeat(2));
+  const pids = benchPids(deviceCount);
   // The service's durability (journaled writes): a baseline that acknowledges sooner is not the same work.
   const client = await mongoose.mongo.MongoClient.connect(mongoUrl, { maxPoolSize: 50, ...durableWriteOptions(mongoUrl) });
   try {
@@ -126,7 +131,7 @@ export interface StoreAtRate {
  * no api competing for the CPU. Into the events table of `mongoUrl`: the service's, so at its size.
  */
 export async function storeAtRate(mongoUrl: string, eventsPerSecond: number, seconds: number, deviceCount: number): Promise<StoreAtRate> {
-  const pids = Array.from({ length: deviceCount }, () => randomUUID().replace(/-/g, '').repeat(2));
+  const pids = benchPids(deviceCount);
   const connection = await connectMongo(mongoUrl);
   try {
     const store = new MongoEventStore(connection);
@@ -153,4 +158,9 @@ export async function storeAtRate(mongoUrl: string, eventsPerSecond: number, sec
   } finally {
     await connection.close();
   }
+}
+
+/** B3's figures as both benches print them. */
+export function describeStoreAtRate(b3: StoreAtRate): string {
+  return `p50=${b3.p50}ms p99=${b3.p99}ms; write lane held ${Math.round(b3.laneHeld * 100)}% of the time, ${b3.inserts} inserts`;
 }

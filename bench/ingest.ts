@@ -31,7 +31,7 @@ import type { IndexSpec } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
 import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
 import { freePort } from '../test/helpers/ingest-server.js';
-import { bareHttp, rawInsertMany, storeAtRate } from './ingest-baselines.js';
+import { bareHttp, describeStoreAtRate, rawInsertMany, storeAtRate } from './ingest-baselines.js';
 import { load, openLoop, type LoadResult } from './ingest-load.js';
 import { BATCH, benchSettings, ServiceUnderTest } from './service-under-test.js';
 
@@ -153,10 +153,7 @@ async function main(): Promise<void> {
     // B3 at the same rate and table size: what the store alone gives there, the bound on the service's p99.
     await service.settle();
     const b3 = await storeAtRate(mongoUrl, capacity * 0.8, OPEN_LOOP_SECONDS, devices.length);
-    log(
-      `B3 the api's write path alone (group commit, one writer on FerretDB) at 80% of the knee, in-process, open loop: ` +
-        `p50=${b3.p50}ms p99=${b3.p99}ms; write lane held ${Math.round(b3.laneHeld * 100)}% of the time, ${b3.inserts} inserts`,
-    );
+    log(`B3 the api's write path alone (group commit, one writer on FerretDB) at 80% of the knee, in-process, open loop: ${describeStoreAtRate(b3)}`);
     const atNominal80 = await fixed('80% of the nominal capacity', nominal * 0.8);
     const rss = service.peakRssMb();
 

@@ -73,20 +73,13 @@ const LANE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
  * for one).
  */
 export function prometheusLaneObserver(registry: Registry): LaneObserver {
-  const held = new Histogram({
-    name: 'otaguard_write_lane_held_seconds',
-    help: 'Time a hot-path database write held a slot of the write lane, by writer (events, device_state, counters)',
-    labelNames: ['writer'] as const,
-    buckets: LANE_BUCKETS,
-    registers: [registry],
-  });
-  const waited = new Histogram({
-    name: 'otaguard_write_lane_wait_seconds',
-    help: 'Time a hot-path database write waited for a slot of the write lane, by writer',
-    labelNames: ['writer'] as const,
-    buckets: LANE_BUCKETS,
-    registers: [registry],
-  });
+  const byWriter = (name: string, help: string): Histogram<'writer'> =>
+    new Histogram({ name, help, labelNames: ['writer'] as const, buckets: LANE_BUCKETS, registers: [registry] });
+  const held = byWriter(
+    'otaguard_write_lane_held_seconds',
+    'Time a hot-path database write held a slot of the write lane, by writer (events, device_state, counters)',
+  );
+  const waited = byWriter('otaguard_write_lane_wait_seconds', 'Time a hot-path database write waited for a slot of the write lane, by writer');
   return {
     waited: (writer, seconds) => waited.observe({ writer }, seconds),
     held: (writer, seconds) => held.observe({ writer }, seconds),
