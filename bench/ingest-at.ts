@@ -6,12 +6,13 @@
  * 30 s each) at the given rate, each printed on its own: p50/p99 from the planned send time, answers other
  * than 202, the api's CPU per batch, the server's mean time per phase, its batches over 50 ms and its write
  * lane's use; then B3 at the same rate (bench/ingest.ts): the api's write path alone, the bound on the
- * service's p99 in those minutes. The first window after a start on a fresh database can be slower than the rest
+ * service's p99 in those minutes; then B1 at that rate: the smallest durable HTTP server on the same write
+ * path, fed by the same open loop (its p99 and CPU per batch beside the api's). The first window after a start on a fresh database can be slower than the rest
  * (docs/ingest-performance.md, "The same benchmark on a slower machine"). Run it on fresh services, and never
  * beside another load.
  */
 import { load, openLoop } from './ingest-load.js';
-import { describeStoreAtRate, storeAtRate } from './ingest-baselines.js';
+import { describeDurableHttpAtRate, describeStoreAtRate, durableHttpAtRate, storeAtRate } from './ingest-baselines.js';
 import { BATCH, ServiceUnderTest } from './service-under-test.js';
 
 const [rateArg, windowsArg, secondsArg] = process.argv.slice(2);
@@ -47,6 +48,9 @@ async function main(): Promise<void> {
     await service.settle();
     const b3 = await storeAtRate(service.mongoUrl, eventsPerSecond, seconds, service.devices.length);
     log(`B3 the api's write path alone at ${eventsPerSecond} events/s: ${describeStoreAtRate(b3)}`);
+    // B1 (bench/ingest.ts): the smallest durable HTTP server on that write path, fed by the same open loop.
+    const b1 = await durableHttpAtRate(service.mongoUrl, eventsPerSecond, seconds, body);
+    log(`B1 the smallest durable HTTP server at ${eventsPerSecond} events/s: ${describeDurableHttpAtRate(b1)}`);
   } finally {
     await service.stop();
   }

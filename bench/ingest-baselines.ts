@@ -7,7 +7,9 @@ import { CoalescingEventWriter, DEFAULT_EVENT_WRITER_OPTIONS } from '../src/inge
 import { MongoEventStore, type EventStore } from '../src/ingest/event-store.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
 import { WriteLane } from '../src/write-lane.js';
-import { atFixedRate, batchBody, latencySummary, load, type LoadResult } from './ingest-load.js';
+import { freePort, serviceNodeOptions } from '../test/helpers/ingest-server.js';
+import { atFixedRate, batchBody, latencySummary, load, openLoop, type LoadResult } from './ingest-load.js';
+import { processCpuMs } from './service-under-test.js';
 
 /** B0: a bare node:http server in its own process that reads the body and answers 202. */
 const BARE_SERVER = `
@@ -163,4 +165,55 @@ export async function storeAtRate(mongoUrl: string, eventsPerSecond: number, sec
 /** B3's figures as both benches print them. */
 export function describeStoreAtRate(b3: StoreAtRate): string {
   return `p50=${b3.p50}ms p99=${b3.p99}ms; write lane held ${Math.round(b3.laneHeld * 100)}% of the time, ${b3.inserts} inserts`;
+}
+
+export interface DurableHttpAtRate {
+  p50: number;
+  p99: number;
+  /** Answers other than 202, and requests that failed. */
+  non2xx: number;
+  errors: number;
+  /** The server's CPU time per 50-event batch over the window, in ms. */
+  cpuPerBatchMs: number;
+}
+
+/**
+ * B1: the smallest durable ingest over HTTP (bench/durable-http-server.ts: node:http, JSON.parse, an HMAC
+ * per device, the api's write path, 202 after the write) in its own process with the service's Node
+ * options, fed the service bench's batches by the same open loop at a fixed rate, into the events table of
+ * `mongoUrl` (under an app id of its own). A short unmeasured run first (a new process is slow until
+ * compiled). What separates the service's p99 from B1's is the service's own work per batch: HTTP, the load
+ * generator and the store are the same.
+ */
+export async function durableHttpAtRate(
+  mongoUrl: string,
+  eventsPerSecond: number,
+  seconds: number,
+  body: () => { body: string; ids: string[] },
+): Promise<DurableHttpAtRate> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/durable-http-server.ts', mongoUrl, String(port)], {
+    env: { ...process.env, NODE_OPTIONS: serviceNodeOptions() },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`B1's server exited (${code})`)));
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const rate = eventsPerSecond / 50;
+    await openLoop({ url, ingestKey: 'b1', rate, seconds: 5, body });
+    const cpuBefore = processCpuMs(child.pid!);
+    const result = await openLoop({ url, ingestKey: 'b1', rate, seconds, body });
+    const cpuPerBatchMs = (processCpuMs(child.pid!) - cpuBefore) / Math.round(rate * seconds);
+    return { p50: result.p50, p99: result.p99, non2xx: result.non2xx, errors: result.errors, cpuPerBatchMs };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** B1's figures as both benches print them. */
+export function describeDurableHttpAtRate(b1: DurableHttpAtRate): string {
+  return `p50=${b1.p50}ms p99=${b1.p99}ms non2xx=${b1.non2xx} errors=${b1.errors}; its CPU ${b1.cpuPerBatchMs.toFixed(2)} ms per batch`;
 }

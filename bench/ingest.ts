@@ -20,6 +20,11 @@
  *   commit on the write lane) fed in-process, no HTTP, Redis or api beside it. Its p99 bounds what the
  *   service can reach on this machine at that moment (the development VM's speed drifts by a fifth within
  *   an hour, so only a baseline taken in the same minutes separates the service's share from the machine's);
+ * - B1 right after B3, at the same rate and into the same table: the smallest durable HTTP server on that
+ *   write path (bench/durable-http-server.ts: node:http, JSON.parse, an HMAC per device, 202 after the
+ *   write) in its own process, fed by the same open loop. HTTP, the load generator and the store are the
+ *   service's; what separates the two p99s is the service's own work per batch (its CPU per batch is
+ *   printed beside B1's);
  * - peak RSS, and a count proving every accepted event is stored exactly once.
  * Env: BENCH_MONGO_BASE (mongodb://127.0.0.1:27017), BENCH_REDIS_URL, BENCH_DEVICES_PER_BATCH (1: an SDK
  * flushes its own queue; more models a relay), BENCH_DEVICES (1000 consented devices; on FerretDB each
@@ -31,7 +36,7 @@ import type { IndexSpec } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
 import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
 import { freePort } from '../test/helpers/ingest-server.js';
-import { bareHttp, describeStoreAtRate, rawInsertMany, storeAtRate } from './ingest-baselines.js';
+import { bareHttp, describeDurableHttpAtRate, describeStoreAtRate, durableHttpAtRate, rawInsertMany, storeAtRate } from './ingest-baselines.js';
 import { load, openLoop, type LoadResult } from './ingest-load.js';
 import { BATCH, benchSettings, ServiceUnderTest } from './service-under-test.js';
 
@@ -141,9 +146,9 @@ async function main(): Promise<void> {
     );
     const fixed = async (label: string, eventsPerSecond: number): Promise<LoadResult> => {
       const rate = Math.max(1, eventsPerSecond / BATCH);
-      const { result, server: view } = await service.window(() => openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged }));
+      const { result, server: view, cpuMs } = await service.window(() => openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged }));
       accepted += result.accepted;
-      log(describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result));
+      log(`${describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result)}; api CPU ${(cpuMs / (rate * OPEN_LOOP_SECONDS)).toFixed(2)} ms per batch`);
       log(`  mean ms per batch by phase: ${view.phases}`);
       log(`  as the server measured it: ${view.slow}; ${view.lane}`);
       return result;
@@ -154,6 +159,9 @@ async function main(): Promise<void> {
     await service.settle();
     const b3 = await storeAtRate(mongoUrl, capacity * 0.8, OPEN_LOOP_SECONDS, devices.length);
     log(`B3 the api's write path alone (group commit, one writer on FerretDB) at 80% of the knee, in-process, open loop: ${describeStoreAtRate(b3)}`);
+    // B1 at the same rate: that write path behind the smallest HTTP server, fed by the same open loop.
+    const b1 = await durableHttpAtRate(mongoUrl, capacity * 0.8, OPEN_LOOP_SECONDS, body);
+    log(`B1 the smallest durable HTTP server (node:http, JSON.parse, HMAC, the api's write path) at 80% of the knee, open loop: ${describeDurableHttpAtRate(b1)}`);
     const atNominal80 = await fixed('80% of the nominal capacity', nominal * 0.8);
     const rss = service.peakRssMb();
 
@@ -174,7 +182,7 @@ async function main(): Promise<void> {
     log(
       `p50/p99 at 50% of the knee: ${at50.p50}/${at50.p99} ms; at 80%: ${at80.p50}/${at80.p99} ms; ` +
         `at 80% of the nominal capacity: ${atNominal80.p50}/${atNominal80.p99} ms; nominal capacity ${round(nominal / b2, 2)} × B2; ` +
-        `p99 at 80% ${round(at80.p99 / Math.max(1, b3.p99), 1)} × B3's; ` +
+        `p99 at 80% ${round(at80.p99 / Math.max(1, b3.p99), 1)} × B3's and ${round(at80.p99 / Math.max(1, b1.p99), 1)} × B1's; ` +
         `peak RSS ${round(rss)} MB; B0 ${round(b0.requestsPerSecond)} req/s`,
     );
     if (!ok) process.exitCode = 1;

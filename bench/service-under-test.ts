@@ -128,8 +128,7 @@ export class ServiceUnderTest {
 
   /** The api process's CPU time so far (user + system), in ms; Linux only. */
   cpuMs(): number {
-    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
+    return processCpuMs(this.running.pid!);
   }
 
   /** Stops the api, drops its database and removes its Redis keys. */
@@ -158,6 +157,12 @@ function within50ms(text: string): { count: number; within: number } {
     count: sum(/^otaguard_http_request_duration_seconds_count\{[^}]*route="\/v1\/events"[^}]*status="202"[^}]*\} (\S+)$/gm),
     within: sum(/^otaguard_http_request_duration_seconds_bucket\{le="0\.05"[^}]*route="\/v1\/events"[^}]*status="202"[^}]*\} (\S+)$/gm),
   };
+}
+
+/** A process's CPU time so far (user + system), in ms; Linux only. */
+export function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
 }
 
 /** A sum of /metrics samples by one label's value (`otaguard_write_lane_held_seconds_sum{writer}`…). */

@@ -1,0 +1,69 @@
+/**
+ * B1's server (bench/ingest-baselines.ts, `durableHttpAtRate`): the smallest durable ingest over HTTP.
+ * node:http, JSON.parse, one HMAC per device (cached), the documents ingest stores, and the api's own write
+ * path (CoalescingEventWriter and MongoEventStore on a write lane, as `createIngestModule` builds them);
+ * 202 once the write is durable. No validation, consent, suppression, rate limits, Redis, device state,
+ * metrics, express or logging: what any durable HTTP ingest on this machine pays at the least.
+ * Usage: node --import tsx bench/durable-http-server.ts <mongodb url> <port>; prints `ready` when listening.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { connectMongo, servedByFerretDb } from '../src/connections.js';
+import { CoalescingEventWriter, DEFAULT_EVENT_WRITER_OPTIONS } from '../src/ingest/event-writer.js';
+import { MongoEventStore } from '../src/ingest/event-store.js';
+import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
+import { WriteLane } from '../src/write-lane.js';
+
+export const B1_APP_ID = 'com.bench.b1';
+
+type Incoming = Pick<StoredEvent, 'type' | 'version' | 'channel' | 'platform' | 'nativeVersion' | 'osVersion'> & {
+  eventId: string;
+  deviceId: string;
+  occurredAt: string;
+};
+
+async function main(): Promise<void> {
+  const [mongoUrl, port] = process.argv.slice(2);
+  const connection = await connectMongo(mongoUrl!);
+  const lane = WriteLane.for(await servedByFerretDb(connection.db!), 0);
+  const writer = new CoalescingEventWriter(new MongoEventStore(connection), [], () => undefined, { ...DEFAULT_EVENT_WRITER_OPTIONS, lane });
+  const key = randomBytes(32);
+  const pids = new Map<string, string>();
+  const pidOf = (deviceId: string): string => {
+    let pid = pids.get(deviceId);
+    if (pid === undefined) pids.set(deviceId, (pid = createHmac('sha256', key).update(`dev:${deviceId}`).digest('hex')));
+    return pid;
+  };
+  const answer = (res: import('node:http').ServerResponse, status: number, body: string): void => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(body);
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const receivedAt = new Date();
+      let docs: StoredEvent[];
+      try {
+        const { events } = JSON.parse(Buffer.concat(chunks).toString()) as { events: Incoming[] };
+        docs = events.map((e) => {
+          const pid = pidOf(e.deviceId);
+          const { type, version, channel, platform, nativeVersion, osVersion } = e;
+          return { _id: eventDocId(B1_APP_ID, pid, e.eventId), appId: B1_APP_ID, pid, type, version, channel, platform, occurredAt: new Date(e.occurredAt), receivedAt, nativeVersion, osVersion };
+        });
+      } catch {
+        return answer(res, 400, '{"error":"malformed"}');
+      }
+      writer.write(docs).then(
+        (stored) => answer(res, 202, JSON.stringify({ accepted: stored.filter(Boolean).length, duplicates: stored.filter((s) => !s).length, rejected: [] })),
+        () => answer(res, 503, '{"error":"unavailable"}'),
+      );
+    });
+  });
+  server.listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\n'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`durable-http-server failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
