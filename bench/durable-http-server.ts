@@ -7,7 +7,7 @@
  * Usage: node --import tsx bench/durable-http-server.ts <mongodb url> <port>; prints `ready` when listening.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { connectMongo, servedByFerretDb } from '../src/connections.js';
 import { CoalescingEventWriter, DEFAULT_EVENT_WRITER_OPTIONS } from '../src/ingest/event-writer.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     if (pid === undefined) pids.set(deviceId, (pid = createHmac('sha256', key).update(`dev:${deviceId}`).digest('hex')));
     return pid;
   };
-  const answer = (res: import('node:http').ServerResponse, status: number, body: string): void => {
+  const answer = (res: ServerResponse, status: number, body: string): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(body);
   };
