@@ -7,9 +7,9 @@
  * than 202, the api's CPU per batch, the server's mean time per phase, its batches over 50 ms and its write
  * lane's use; then B3 at the same rate (bench/ingest.ts): the api's write path alone, the bound on the
  * service's p99 in those minutes; then B1 at that rate: the smallest durable HTTP server on the same write
- * path, fed by the same open loop (its p99 and CPU per batch beside the api's). The first window after a start on a fresh database can be slower than the rest
- * (docs/ingest-performance.md, "The same benchmark on a slower machine"). Run it on fresh services, and never
- * beside another load.
+ * path, fed by the same open loop (its p99 and CPU per batch beside the api's). The first window after a
+ * start on a fresh database can be slower than the rest (docs/ingest-performance.md, "The same benchmark on
+ * a slower machine"). Run it on fresh services, and never beside another load.
  */
 import { load, openLoop } from './ingest-load.js';
 import { describeDurableHttpAtRate, describeStoreAtRate, durableHttpAtRate, storeAtRate } from './ingest-baselines.js';
