@@ -8,11 +8,10 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
-import { connectMongo, servedByFerretDb } from '../src/connections.js';
-import { CoalescingEventWriter, DEFAULT_EVENT_WRITER_OPTIONS } from '../src/ingest/event-writer.js';
+import { connectMongo } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
-import { WriteLane } from '../src/write-lane.js';
+import { apiWritePath } from './api-write-path.js';
 
 /** B1's documents go into the service's table under an app of their own (the drain check counts the service's). */
 const B1_APP_ID = 'com.bench.b1';
@@ -26,8 +25,7 @@ type Incoming = Pick<StoredEvent, 'type' | 'version' | 'channel' | 'platform' | 
 async function main(): Promise<void> {
   const [mongoUrl, port] = process.argv.slice(2);
   const connection = await connectMongo(mongoUrl!);
-  const lane = WriteLane.for(await servedByFerretDb(connection.db!), 0);
-  const writer = new CoalescingEventWriter(new MongoEventStore(connection), [], () => undefined, { ...DEFAULT_EVENT_WRITER_OPTIONS, lane });
+  const writer = await apiWritePath(connection, new MongoEventStore(connection));
   const key = randomBytes(32);
   const pids = new Map<string, string>();
   const pidOf = (deviceId: string): string => {

@@ -2,14 +2,13 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import mongoose from 'mongoose';
-import { connectMongo, durableWriteOptions, indexesToBuild, secondaryIndexesServeQueries, servedByFerretDb, type IndexSpec } from '../src/connections.js';
-import { CoalescingEventWriter, DEFAULT_EVENT_WRITER_OPTIONS } from '../src/ingest/event-writer.js';
+import { connectMongo, durableWriteOptions, indexesToBuild, secondaryIndexesServeQueries, type IndexSpec } from '../src/connections.js';
 import { MongoEventStore, type EventStore } from '../src/ingest/event-store.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
-import { WriteLane } from '../src/write-lane.js';
+import { apiWritePath } from './api-write-path.js';
 import { freePort, serviceNodeOptions } from '../test/helpers/ingest-server.js';
 import { atFixedRate, batchBody, latencySummary, load, openLoop, type LoadResult } from './ingest-load.js';
-import { processCpuMs } from './service-under-test.js';
+import { BATCH, processCpuMs } from './service-under-test.js';
 
 /** B0: a bare node:http server in its own process that reads the body and answers 202. */
 const BARE_SERVER = `
@@ -146,13 +145,12 @@ export async function storeAtRate(mongoUrl: string, eventsPerSecond: number, sec
       remove: (ids) => store.remove(ids),
     };
     let held = 0;
-    const lane = WriteLane.for(await servedByFerretDb(connection.db!), 0, { waited: () => undefined, held: (_writer, s) => void (held += s) });
-    const writer = new CoalescingEventWriter(counted, [], () => undefined, { ...DEFAULT_EVENT_WRITER_OPTIONS, lane });
-    const rate = eventsPerSecond / 50;
+    const writer = await apiWritePath(connection, counted, { waited: () => undefined, held: (_writer, s) => void (held += s) });
+    const rate = eventsPerSecond / BATCH;
     const latencies: number[] = [];
     // Each batch made at its send time, as the api makes its documents per request (a few hundred µs).
     const duration = await atFixedRate(rate, Math.round(rate * seconds), async (planned) => {
-      await writer.write(storedEvents('com.bench.b3', 50, pids));
+      await writer.write(storedEvents('com.bench.b3', BATCH, pids));
       latencies.push(performance.now() - planned);
     });
     const { p50, p99 } = latencySummary(latencies);
@@ -173,7 +171,7 @@ export interface DurableHttpAtRate {
   /** Answers other than 202, and requests that failed. */
   non2xx: number;
   errors: number;
-  /** The server's CPU time per 50-event batch over the window, in ms. */
+  /** The server's CPU time per batch (BATCH events) over the window, in ms. */
   cpuPerBatchMs: number;
 }
 
@@ -202,7 +200,7 @@ export async function durableHttpAtRate(
       child.once('exit', (code) => reject(new Error(`B1's server exited (${code})`)));
     });
     const url = `http://127.0.0.1:${port}`;
-    const rate = eventsPerSecond / 50;
+    const rate = eventsPerSecond / BATCH;
     await openLoop({ url, ingestKey: 'b1', rate, seconds: 5, body });
     const cpuBefore = processCpuMs(child.pid!);
     const result = await openLoop({ url, ingestKey: 'b1', rate, seconds, body });
