@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { duplicateKeyIndexes, rawCollection } from '../connections.js';
 import { markPidCollection } from '../privacy/pid-registry.js';
+import { GroupCommit } from '../group-commit.js';
 import { WriteLane } from '../write-lane.js';
 import { deleteByIds, type IdLookup } from './id-lookup.js';
 
@@ -68,14 +69,48 @@ markPidCollection(deviceSchema, {
 
 const deviceDocId = (appId: string, pid: string): string => `${appId}:${pid}`;
 
+/** Largest group of device-state writes, in devices (before merging a device's entries). */
+const MAX_DEVICES_PER_WRITE = 2000;
+
+interface Submission {
+  appId: string;
+  activity: readonly DeviceActivity[];
+}
+
+/** One device's activity in a group: its app with it, and one entry per (device, day). */
+type GroupedActivity = DeviceActivity & { appId: string };
+
+/**
+ * A group's activity with one entry per device and day: the newest running bundle wins, and a device any
+ * submission has not written yet is inserted first (an insert that finds it stored becomes an upsert).
+ */
+function mergeActivity(group: readonly Submission[]): GroupedActivity[] {
+  const merged = new Map<string, GroupedActivity>();
+  for (const { appId, activity } of group) {
+    for (const a of activity) {
+      const key = `${deviceDocId(appId, a.pid)}|${a.day.getTime()}`;
+      const known = merged.get(key);
+      if (!known) {
+        merged.set(key, { ...a, appId });
+        continue;
+      }
+      if (a.current && (!known.current || a.current.at > known.current.at)) known.current = a.current;
+      if (a.unseen) known.unseen = true;
+    }
+  }
+  return [...merged.values()];
+}
+
 export class MongoDeviceStateStore implements DeviceStateStore {
   readonly model: Model<DeviceDoc>;
+  /** Device-state writes of concurrent batches share a lane turn (a burst of new devices is a few writes, not one each). */
+  private readonly commits: GroupCommit<Submission, void>;
 
   constructor(
     connection: Connection,
     private readonly lookup: IdLookup = 'in',
     /** Shared with the event writer (see write-lane.ts). */
-    private readonly lane: WriteLane = WriteLane.unbounded(),
+    lane: WriteLane = WriteLane.unbounded(),
     /**
      * Insert an unseen device's document before upserting (FerretDB): there an update by `_id` scans the
      * collection (README, "FerretDB limits"), about 20 ms among 1,000 devices on the development VM, while
@@ -85,6 +120,17 @@ export class MongoDeviceStateStore implements DeviceStateStore {
     private readonly insertFirst = false,
   ) {
     this.model = connection.model<DeviceDoc>('Device', deviceSchema);
+    this.commits = new GroupCommit<Submission, void>({
+      lane,
+      writer: 'device_state',
+      maxConcurrentWrites: 2,
+      maxGroupSize: MAX_DEVICES_PER_WRITE,
+      size: (submission) => submission.activity.length,
+      commit: async (group) => {
+        await this.write(mergeActivity(group));
+        return group.map(() => undefined);
+      },
+    });
   }
 
   remove(appId: string, pids: readonly string[]): Promise<number> {
@@ -92,9 +138,14 @@ export class MongoDeviceStateStore implements DeviceStateStore {
   }
 
   async recordActivity(appId: string, activity: readonly DeviceActivity[]): Promise<void> {
-    const rest = this.insertFirst ? await this.insertUnseen(appId, activity) : activity;
+    if (activity.length > 0) await this.commits.submit({ appId, activity });
+  }
+
+  /** One group's writes, in its lane turn: the unseen devices' inserts (FerretDB), then the upserts. */
+  private async write(activity: readonly GroupedActivity[]): Promise<void> {
+    const rest = this.insertFirst ? await this.insertUnseen(activity) : activity;
     if (rest.length === 0) return;
-    const ops = rest.map(({ pid, day, current }) => ({
+    const ops = rest.map(({ appId, pid, day, current }) => ({
       updateOne: {
         filter: { _id: deviceDocId(appId, pid) },
         // `current` starts with `at`, so $max on the subdocument keeps the newest app_ready.
@@ -106,17 +157,16 @@ export class MongoDeviceStateStore implements DeviceStateStore {
         upsert: true,
       },
     }));
+    const devices = rawCollection(this.model);
     try {
-      await this.lane.run('device_state', () => rawCollection(this.model).bulkWrite(ops, { ordered: false }));
+      await devices.bulkWrite(ops, { ordered: false });
     } catch (err) {
       // Two batches of a new device raced to create it; the losers' updates now find the document.
       const duplicates = duplicateKeyIndexes(err);
       if (!duplicates) throw err;
-      await this.lane.run('device_state', () =>
-        rawCollection(this.model).bulkWrite(
-          duplicates.map((index) => ops[index]!),
-          { ordered: false },
-        ),
+      await devices.bulkWrite(
+        duplicates.map((index) => ops[index]!),
+        { ordered: false },
       );
     }
   }
@@ -125,10 +175,10 @@ export class MongoDeviceStateStore implements DeviceStateStore {
    * Inserts the documents of the unseen devices, as the upsert would create them; returns the activity still
    * to upsert: the seen devices', and the unseen ones that turned out to be stored already.
    */
-  private async insertUnseen(appId: string, activity: readonly DeviceActivity[]): Promise<readonly DeviceActivity[]> {
+  private async insertUnseen(activity: readonly GroupedActivity[]): Promise<readonly GroupedActivity[]> {
     const unseen = activity.filter((a) => a.unseen);
     if (unseen.length === 0) return activity;
-    const docs: DeviceDoc[] = unseen.map(({ pid, day, current }) => ({
+    const docs: DeviceDoc[] = unseen.map(({ appId, pid, day, current }) => ({
       _id: deviceDocId(appId, pid),
       appId,
       pid,
@@ -136,9 +186,9 @@ export class MongoDeviceStateStore implements DeviceStateStore {
       firstSeen: day,
       lastSeen: day,
     }));
-    let stored: DeviceActivity[] = [];
+    let stored: GroupedActivity[] = [];
     try {
-      await this.lane.run('device_state', () => rawCollection(this.model).insertMany(docs, { ordered: false }));
+      await rawCollection(this.model).insertMany(docs, { ordered: false });
     } catch (err) {
       const duplicates = duplicateKeyIndexes(err);
       if (!duplicates) throw err;

@@ -85,4 +85,25 @@ describe('device state writes', () => {
     expect(await deviceDoc(known)).toEqual({ appId, current: bundle(8, '8.0.0'), firstSeen: day(7), lastSeen: day(8) });
     expect(await deviceDoc(fresh)).toEqual({ appId, firstSeen: day(8), lastSeen: day(8) });
   });
+  it('of concurrent batches share lane turns, and each device ends as if written one batch at a time', async () => {
+    const turns: number[] = [];
+    const lane = new WriteLane(1, { waited: () => undefined, held: (writer) => void (writer === 'device_state' && turns.push(1)) });
+    const shared = new MongoDeviceStateStore(ctx.container.mongo, 'each', lane, true);
+    // Another writer holds the lane first, so the batches pile up behind it.
+    const other = lane.run('events', () => new Promise((resolve) => setTimeout(resolve, 30)));
+    const pids = Array.from({ length: 20 }, newPid);
+    const repeat = pids[0]!;
+    const batches: DeviceActivity[][] = [
+      ...pids.map((pid) => [{ pid, day: day(9), unseen: true }]),
+      // The same device again in the same group: the newest bundle wins, whatever the order.
+      [{ pid: repeat, day: day(9), current: bundle(9, '9.1.0'), unseen: true }],
+      [{ pid: repeat, day: day(9), current: bundle(8, '8.9.0') }],
+      [{ pid: repeat, day: day(10), current: bundle(10, '10.0.0') }],
+    ];
+    await Promise.all([other, ...batches.map((activity) => shared.recordActivity(appId, activity))]);
+    expect(turns.length).toBeGreaterThan(0);
+    expect(turns.length).toBeLessThanOrEqual(2); // the first group took everything that waited
+    expect(await deviceDoc(repeat)).toEqual({ appId, current: bundle(10, '10.0.0'), firstSeen: day(9), lastSeen: day(10) });
+    for (const pid of pids.slice(1)) expect(await deviceDoc(pid)).toEqual({ appId, firstSeen: day(9), lastSeen: day(9) });
+  });
 });
