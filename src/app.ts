@@ -34,10 +34,11 @@ export function createApp(container: Container): Express {
   );
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
 
+  // Device telemetry first: the busiest routes should not be matched against every other router's paths.
+  app.use(ingestRouter(container));
   app.use(opsRouter({ mongo: container.mongo, redis: container.redis, registry: container.metrics }));
   app.use(appRouter(container));
   app.use(metricsRouter({ metrics: container.deviceMetrics.service, access: container.access, validators: container.validators }));
-  app.use(ingestRouter(container));
   app.use(apiKeyRouter(container));
   app.use(auditRouter(container));
   app.use(releaseRouter({ ...container, releases: container.rollouts.releases }));

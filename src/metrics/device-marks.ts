@@ -33,24 +33,68 @@ export interface RegisterUpdate {
 /** null: not newer than what is stored; '': first confirmation in the bucket; else the replaced "at|tag". */
 export type RegisterResult = string | null;
 
+// One call per register hash: ARGV[1] the key's expiry (ms), then (field, at, tag) per device. Per device:
+// false when not newer than what is stored, '' for its first confirmation, else the replaced "at|tag".
 const CONFIRM_SCRIPT = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  local sep = string.find(cur, '|', 1, true)
-  local curAt = tonumber(string.sub(cur, 1, sep - 1))
-  local curTag = string.sub(cur, sep + 1)
-  local at = tonumber(ARGV[2])
-  if curAt > at or (curAt == at and curTag >= ARGV[3]) then return false end
+local out = {}
+for i = 2, #ARGV, 3 do
+  local field, at, tag = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local cur = redis.call('HGET', KEYS[1], field)
+  local result = ''
+  if cur then
+    local sep = string.find(cur, '|', 1, true)
+    local curAt = tonumber(string.sub(cur, 1, sep - 1))
+    local curTag = string.sub(cur, sep + 1)
+    if curAt > at or (curAt == at and curTag >= tag) then result = false else result = cur end
+  end
+  if result then redis.call('HSET', KEYS[1], field, ARGV[i + 1] .. '|' .. tag) end
+  out[#out + 1] = result
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if cur then return cur end
-return ''
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return out
 `;
 
-type ConfirmPipeline = ChainableCommander & {
-  otaguardConfirm(key: string, field: string, at: string, tag: string, ttlMs: string): ConfirmPipeline;
+// One call per marker hash: ARGV[1] the key's expiry (ms), then the fields; per field 1 when this call set it.
+const CLAIM_SCRIPT = `
+local out = {}
+for i = 2, #ARGV do out[i - 1] = redis.call('HSETNX', KEYS[1], ARGV[i], '1') end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return out
+`;
+
+/** Devices (or fields) per script call: bounds how long one call holds Redis. */
+const PER_CALL = 500;
+
+type MarksPipeline = ChainableCommander & {
+  otaguardConfirmMany(key: string, ttlMs: string, ...fieldAtTag: string[]): MarksPipeline;
+  otaguardClaimMany(key: string, ttlMs: string, ...fields: string[]): MarksPipeline;
 };
+
+/** Items grouped by hash key, in calls of at most PER_CALL, each remembering its items' positions. */
+function callsByKey<T>(items: readonly T[], keyOf: (item: T) => string): Array<{ key: string; at: number[] }> {
+  const byKey = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    const at = byKey.get(key);
+    if (at) at.push(i);
+    else byKey.set(key, [i]);
+  });
+  const calls: Array<{ key: string; at: number[] }> = [];
+  for (const [key, at] of byKey) for (let i = 0; i < at.length; i += PER_CALL) calls.push({ key, at: at.slice(i, i + PER_CALL) });
+  return calls;
+}
+
+/** Spreads each call's array reply back over the items' positions. */
+async function perItem<T>(pipeline: ChainableCommander, calls: ReadonlyArray<{ at: number[] }>, count: number, map: (reply: unknown) => T): Promise<T[]> {
+  const results = (await pipeline.exec()) ?? [];
+  const out = new Array<T>(count);
+  calls.forEach((call, c) => {
+    const [err, replies] = results[c] ?? [new Error('no reply'), null];
+    if (err) throw err;
+    call.at.forEach((i, j) => (out[i] = map((replies as unknown[])[j])));
+  });
+  return out;
+}
 
 const PID_CHARS = 24;
 
@@ -67,7 +111,8 @@ export class DeviceMarks {
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    if (!('otaguardConfirm' in redis)) redis.defineCommand('otaguardConfirm', { numberOfKeys: 1, lua: CONFIRM_SCRIPT });
+    if (!('otaguardConfirmMany' in redis)) redis.defineCommand('otaguardConfirmMany', { numberOfKeys: 1, lua: CONFIRM_SCRIPT });
+    if (!('otaguardClaimMany' in redis)) redis.defineCommand('otaguardClaimMany', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
   }
 
   private markerKey(appId: string, g: Granularity, t: number): string {
@@ -99,38 +144,35 @@ export class DeviceMarks {
     return { key: this.markerKey(cell.appId, cell.g, cell.t), field: `${digest}${u.pid.slice(0, PID_CHARS)}` };
   }
 
-  /** Per unit, true when this call marked it first (and so must count it). */
+  /** Per unit, true when this call marked it first (and so must count it). One script call per marker hash. */
   async claim(units: readonly CellFact[], now: number): Promise<boolean[]> {
     if (units.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    const expiring = new Map<string, number>();
-    for (const u of units) {
-      const { key, field } = this.markerOf(u);
-      pipeline.hsetnx(key, field, '1');
-      expiring.set(key, markerTtlMs(u.cell.g, u.cell.t, now));
+    const markers = units.map((u) => this.markerOf(u));
+    const calls = callsByKey(markers, (m) => m.key);
+    const pipeline = this.redis.pipeline() as MarksPipeline;
+    for (const { key, at } of calls) {
+      const { cell } = units[at[0]!]!;
+      const ttl = Math.max(1000, markerTtlMs(cell.g, cell.t, now));
+      pipeline.otaguardClaimMany(key, String(ttl), ...at.map((i) => markers[i]!.field));
     }
-    for (const [key, ttl] of expiring) pipeline.pexpire(key, Math.max(1000, ttl));
-    const results = (await pipeline.exec()) ?? [];
-    return units.map((_, i) => {
-      const [err, value] = results[i] ?? [new Error('no reply'), null];
-      if (err) throw err;
-      return value === 1;
-    });
+    return perItem(pipeline, calls, units.length, (reply) => reply === 1);
   }
 
+  /** Per update, the register's answer (see RegisterResult). One script call per register hash. */
   async confirm(updates: readonly RegisterUpdate[], now: number): Promise<RegisterResult[]> {
     if (updates.length === 0) return [];
-    const pipeline = this.redis.pipeline() as ConfirmPipeline;
-    for (const u of updates) {
-      const ttl = Math.max(1000, markerTtlMs(u.g, u.t, now));
-      pipeline.otaguardConfirm(this.registerKey(u.appId, u.g, u.t), u.pid.slice(0, PID_CHARS), String(u.at), u.tag, String(ttl));
+    const calls = callsByKey(updates, (u) => this.registerKey(u.appId, u.g, u.t));
+    const pipeline = this.redis.pipeline() as MarksPipeline;
+    for (const { key, at } of calls) {
+      const first = updates[at[0]!]!;
+      const args: string[] = [];
+      for (const i of at) {
+        const u = updates[i]!;
+        args.push(u.pid.slice(0, PID_CHARS), String(u.at), u.tag);
+      }
+      pipeline.otaguardConfirmMany(key, String(Math.max(1000, markerTtlMs(first.g, first.t, now))), ...args);
     }
-    const results = (await pipeline.exec()) ?? [];
-    return updates.map((_, i) => {
-      const [err, value] = results[i] ?? [new Error('no reply'), null];
-      if (err) throw err;
-      return value === null || value === undefined ? null : String(value);
-    });
+    return perItem(pipeline, calls, updates.length, (reply) => (reply === null || reply === undefined ? null : String(reply)));
   }
 
   /** Reconciliation: makes the registers hold the exact latest confirmations (settled buckets only). */
