@@ -29,7 +29,15 @@ export interface AggregatorDeps {
   instruments: MetricsInstruments;
   flushIntervalMs: number;
   maxBufferedEvents?: number;
+  /**
+   * True while other writes wait for the database (FerretDB's one-writer lane). Counter writes then wait
+   * too, for at most COUNTER_WRITE_MAX_DELAY_MS, instead of taking a lane turn from ingest on every flush.
+   */
+  databaseBusy?: () => boolean;
 }
+
+/** The longest counted increments wait for a quiet database before they are written anyway. */
+export const COUNTER_WRITE_MAX_DELAY_MS = 1000;
 
 /**
  * Turns accepted events into per-device bucket counts. `onAccepted` only appends to a buffer (ingest's 202
@@ -43,6 +51,11 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
   private pendingFacts: Fact[] = [];
   private pendingChecks: Fact[] = [];
   private unwritten = new Increments();
+  /** When the oldest events counted into `unwritten` were buffered (for the flush-lag histogram). */
+  private unwrittenSince: number | undefined;
+  private lastWrite = 0;
+  /** Set by close(): the last flush writes whatever the lane is doing. */
+  private closing = false;
   private readonly local = new LocalMarkerCache();
   /** Facts whose every counter unit this process already knows claimed, until when (see claimFacts). */
   private readonly settled = new Map<string, number>();
@@ -114,6 +127,7 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.closing = true;
     await this.flush();
   }
 
@@ -274,6 +288,13 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
 
   private async write(started: number | undefined): Promise<void> {
     if (this.unwritten.size === 0) return;
+    if (started !== undefined) this.unwrittenSince = Math.min(this.unwrittenSince ?? started, started);
+    const now = performance.now();
+    // Held back while ingest waits for the lane: the increments stay in `unwritten` and go with a later flush.
+    if (!this.closing && this.deps.databaseBusy?.() && now - this.lastWrite < COUNTER_WRITE_MAX_DELAY_MS) return;
+    this.lastWrite = now;
+    const since = this.unwrittenSince;
+    this.unwrittenSince = undefined;
     const rows = this.unwritten;
     this.unwritten = new Increments();
     const { instruments } = this.deps;
@@ -290,6 +311,7 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
     this.unwritten = failed;
     instruments.flushes.inc({ result: failed.size === 0 ? 'ok' : 'error' });
     instruments.deviceIncrements.inc(rows.total() - failed.total());
-    if (failed.size === 0 && started !== undefined) instruments.flushLag.observe((performance.now() - started) / 1000);
+    if (failed.size > 0) this.unwrittenSince = since;
+    else if (since !== undefined) instruments.flushLag.observe((performance.now() - since) / 1000);
   }
 }

@@ -61,6 +61,8 @@ export function createDeviceMetrics(deps: {
     logger: deps.logger,
     instruments,
     flushIntervalMs: deps.flushIntervalMs,
+    // Only a one-writer lane (FerretDB) makes ingest wait behind a counter write.
+    ...(deps.writeLane.bounded ? { databaseBusy: () => deps.writeLane.queued > 0 } : {}),
   });
   buffered.count = () => aggregator.bufferedEvents;
   aggregator.start();

@@ -5,7 +5,7 @@ import type { StoredEvent } from '../../src/ingest/stored-event.js';
 import type { CounterStore } from '../../src/metrics/counter-store.js';
 import { DeviceMarks } from '../../src/metrics/device-marks.js';
 import { LaunchHistory } from '../../src/metrics/launch-history.js';
-import { MetricsAggregator } from '../../src/metrics/metrics-aggregator.js';
+import { COUNTER_WRITE_MAX_DELAY_MS, MetricsAggregator } from '../../src/metrics/metrics-aggregator.js';
 import { createMetricsInstruments } from '../../src/metrics/metrics-instruments.js';
 import { RedisMutex } from '../../src/metrics/redis-mutex.js';
 import { createTestContext, type TestContext } from '../helpers/test-context.js';
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 /** An aggregator like the container's, over the same Redis and database, with parts a test can break. */
-function aggregator(parts: { counters?: CounterStore; marks?: DeviceMarks; maxBufferedEvents?: number } = {}) {
+function aggregator(parts: { counters?: CounterStore; marks?: DeviceMarks; maxBufferedEvents?: number; databaseBusy?: () => boolean } = {}) {
   const { redis } = ctx.container;
   const prefix = ctx.config.queuePrefix;
   const registry = new Registry();
@@ -39,6 +39,7 @@ function aggregator(parts: { counters?: CounterStore; marks?: DeviceMarks; maxBu
     instruments,
     flushIntervalMs: 1000,
     ...(parts.maxBufferedEvents !== undefined ? { maxBufferedEvents: parts.maxBufferedEvents } : {}),
+    ...(parts.databaseBusy ? { databaseBusy: parts.databaseBusy } : {}),
   });
   return { agg, registry };
 }
@@ -111,6 +112,30 @@ describe('metrics pipeline under failure', () => {
     expect(reports).toEqual([expect.objectContaining({ appId, day: new Date(DAY).toISOString() })]);
     expect(await crashes(appId)).toBe(2);
     clock.set(NOW);
+  });
+
+  it('holds counter writes back while the database is busy, for at most a second, and writes them on close', async () => {
+    const { appId } = await ctx.createApp('com.test.resilience.busy');
+    let busy = false;
+    const { agg } = aggregator({ databaseBusy: () => busy });
+    const crash = async (device: string): Promise<void> => {
+      agg.onAccepted(await store([storedEvent({ appId, device, type: 'crash', at: NOW - minutes(1) })]));
+      await agg.flush();
+    };
+    await crash('a');
+    expect(await crashes(appId)).toBe(1); // a quiet database: written at once
+
+    busy = true;
+    await crash('b');
+    expect(await crashes(appId)).toBe(1); // counted, held back
+    await new Promise((resolve) => setTimeout(resolve, COUNTER_WRITE_MAX_DELAY_MS + 50));
+    await agg.flush();
+    expect(await crashes(appId)).toBe(2); // still busy, but a second has passed
+
+    await crash('c');
+    expect(await crashes(appId)).toBe(2);
+    await agg.close();
+    expect(await crashes(appId)).toBe(3); // the last flush writes whatever the lane is doing
   });
 });
 
