@@ -1,59 +1,41 @@
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { AcceptedEventsListener, StoredEvent } from '../ingest/stored-event.js';
-import type { Logger } from '../logger.js';
 import type { CheckedDevice, UpdateCheckListener } from '../rollouts/update-check-service.js';
 import { cellFacts, runningTransitions, type CellFact } from './cells.js';
-import type { CounterStore } from './counter-store.js';
+import { CounterWriter, type CounterWriterDeps } from './counter-writer.js';
 import { markerTtlMs, type DeviceMarks, type RegisterUpdate, type WatchedInstall } from './device-marks.js';
 import { alikeLatest, countedEvent, directFacts, historyFactsOf, needsHistory, readyObservation, subjectVersion, type CountedEvent } from './event-facts.js';
 import { Increments, LocalMarkerCache } from './increments.js';
 import type { LaunchHistory } from './launch-history.js';
 import { ALL, BUCKET_MS, bucketStart, GRANULARITIES, type CounterField, type Fact, type ReadyObservation } from './metric-definitions.js';
-import type { MetricsInstruments } from './metrics-instruments.js';
-import type { RedisMutex } from './redis-mutex.js';
 
 interface Batch {
   events: readonly StoredEvent[];
   at: number;
 }
 
-export interface AggregatorDeps {
-  counters: CounterStore;
+/** The counter writer's deps (the store, its lease, `databaseBusy`) and counting's own. */
+export interface AggregatorDeps extends CounterWriterDeps {
   marks: DeviceMarks;
   history: LaunchHistory;
-  /** Held around counter writes (FerretDB loses concurrent updates of one document). */
-  writeLease: RedisMutex;
   clock: Clock;
-  logger: Logger;
-  instruments: MetricsInstruments;
   flushIntervalMs: number;
   maxBufferedEvents?: number;
-  /**
-   * True while other writes wait for the database (FerretDB's one-writer lane). Counter writes then wait
-   * too, for at most COUNTER_WRITE_MAX_DELAY_MS, instead of taking a lane turn from ingest on every flush.
-   */
-  databaseBusy?: () => boolean;
 }
-
-/** The longest counted increments wait for a quiet database before they are written anyway. */
-export const COUNTER_WRITE_MAX_DELAY_MS = 1000;
 
 /**
  * Turns accepted events into per-device bucket counts. `onAccepted` only appends to a buffer (ingest's 202
  * never waits for metrics); a timer flushes every `flushIntervalMs`: dedupe against Redis markers shared by
- * every process, then one unordered bulk of positive `$inc` upserts. A failed write keeps its increments
- * for the next flush; anything lost (a crash between marker and write) is restored by reconciliation.
+ * every process, then one unordered bulk of positive `$inc` upserts (see CounterWriter). A failed write keeps
+ * its increments for the next flush; anything lost (a crash between marker and write) is restored by reconciliation.
  */
 export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckListener {
   private buffer: Batch[] = [];
   private buffered = 0;
   private pendingFacts: Fact[] = [];
   private pendingChecks: Fact[] = [];
-  private unwritten = new Increments();
-  /** When the oldest events counted into `unwritten` were buffered (for the flush-lag histogram). */
-  private unwrittenSince: number | undefined;
-  private lastWrite = 0;
+  private readonly counterWriter: CounterWriter;
   /** Set by close(): the last flush writes whatever the lane is doing. */
   private closing = false;
   private readonly local = new LocalMarkerCache();
@@ -68,6 +50,7 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
 
   constructor(private readonly deps: AggregatorDeps) {
     this.maxBuffered = deps.maxBufferedEvents ?? 200_000;
+    this.counterWriter = new CounterWriter(deps);
   }
 
   get bufferedEvents(): number {
@@ -157,7 +140,7 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
     }
     if (this.failing) logger.info('metrics flush recovered');
     this.failing = false;
-    await this.write(started);
+    await this.counterWriter.write(started, this.closing);
   }
 
   private async count(batches: readonly Batch[], extra: readonly Fact[], checks: readonly Fact[]): Promise<void> {
@@ -181,11 +164,12 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
     await this.deps.history.append(events);
     facts.push(...(await this.classifyWithHistory(events.filter(needsHistory), now)));
 
-    // Counted straight into the unwritten increments: if a later step fails and the events are retried,
+    // Counted straight into the counter writer's pending increments: if a later step fails and the events are retried,
     // what the markers already claimed is not lost (the retry finds the markers set and adds nothing).
     // Update checks last: within a flush, a device's event claims the shared `active` marker first.
-    await this.claimFacts([...facts, ...checks.map((f) => ({ ...f, countAs: 'chkActive' as const }))], now, this.unwritten);
-    await this.confirmReady(ready, now, this.unwritten);
+    const increments = this.counterWriter.pending;
+    await this.claimFacts([...facts, ...checks.map((f) => ({ ...f, countAs: 'chkActive' as const }))], now, increments);
+    await this.confirmReady(ready, now, increments);
     await marks.watchInstalls(installs);
     if (this.dirtyDays.size > 0) {
       await marks.markDirty(this.dirtyDays);
@@ -284,34 +268,5 @@ export class MetricsAggregator implements AcceptedEventsListener, UpdateCheckLis
     updates.forEach((u, i) => {
       for (const { cell, field } of runningTransitions(u, results[i] ?? null)) increments.add(cell, field);
     });
-  }
-
-  private async write(started: number | undefined): Promise<void> {
-    if (this.unwritten.size === 0) return;
-    if (started !== undefined) this.unwrittenSince = Math.min(this.unwrittenSince ?? started, started);
-    const now = performance.now();
-    // Held back while ingest waits for the lane: the increments stay in `unwritten` and go with a later flush.
-    if (!this.closing && this.deps.databaseBusy?.() && now - this.lastWrite < COUNTER_WRITE_MAX_DELAY_MS) return;
-    this.lastWrite = now;
-    const since = this.unwrittenSince;
-    this.unwrittenSince = undefined;
-    const rows = this.unwritten;
-    this.unwritten = new Increments();
-    const { instruments } = this.deps;
-    let failed: Increments;
-    try {
-      // Rows the database rejected individually were not applied: only those are retried.
-      const written = await this.deps.writeLease.run(() => this.deps.counters.increment(rows.list()));
-      failed = written ? Increments.of(written.value) : rows;
-    } catch (err) {
-      failed = rows;
-      this.deps.logger.warn({ err: (err as Error).message, cells: rows.size }, 'metrics counter write failed; retrying');
-    }
-    failed.merge(this.unwritten);
-    this.unwritten = failed;
-    instruments.flushes.inc({ result: failed.size === 0 ? 'ok' : 'error' });
-    instruments.deviceIncrements.inc(rows.total() - failed.total());
-    if (failed.size > 0) this.unwrittenSince = since;
-    else if (since !== undefined) instruments.flushLag.observe((performance.now() - since) / 1000);
   }
 }
