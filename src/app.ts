@@ -22,6 +22,9 @@ export function createApp(container: Container): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // No ETags: answers are computed per request and no client sends conditional requests, while hashing
+  // every response body costs CPU on ingest's hot path.
+  app.set('etag', false);
   // The client address feeds the auth-failure throttle; trust X-Forwarded-For only from configured proxies.
   app.set('trust proxy', config.trustProxy);
   app.use(requestContext(logger, container.httpLatency));

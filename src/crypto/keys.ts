@@ -1,4 +1,4 @@
-import { createHash, createHmac, createPrivateKey, createPublicKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, hash, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
  * Every secret otaguard uses is derived from MASTER_KEY with HKDF-SHA256, each under its own label,
@@ -32,7 +32,7 @@ export function pseudonymize(appKey: Buffer, deviceId: string): string {
 }
 
 export function sha256Hex(value: string | Buffer): string {
-  return createHash('sha256').update(value).digest('hex');
+  return hash('sha256', value, 'hex');
 }
 
 /** A random secret with a readable prefix, e.g. `oga_…` for API keys, `ogi_…` for ingest keys. */

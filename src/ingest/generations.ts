@@ -16,8 +16,15 @@ export interface Generations {
   advance(scope: string): Promise<void>;
 }
 
+interface PendingRead {
+  scopes: readonly string[];
+  resolve: (tokens: string[] | undefined) => void;
+}
+
 export class RedisGenerations implements Generations {
   private connection = 0;
+  /** Reads asked for in this tick, answered together by one MGET (see `read`). */
+  private pending: PendingRead[] | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -30,17 +37,39 @@ export class RedisGenerations implements Generations {
     return `${this.prefix}:generation:${scope}`;
   }
 
-  async read(scopes: readonly string[]): Promise<string[] | undefined> {
-    if (scopes.length === 0) return [];
+  /**
+   * Reads asked for in the same tick share one `MGET`: the batches of one group commit recheck their
+   * suppression generation together, and concurrent batches read theirs before the write together. A
+   * read is only ever deferred to the end of the tick, so it still comes after whatever its caller did
+   * before asking.
+   */
+  read(scopes: readonly string[]): Promise<string[] | undefined> {
+    if (scopes.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      if (!this.pending) {
+        this.pending = [];
+        process.nextTick(() => void this.readPending());
+      }
+      this.pending.push({ scopes, resolve });
+    });
+  }
+
+  private async readPending(): Promise<void> {
+    const reads = this.pending ?? [];
+    this.pending = undefined;
+    const keys = [...new Set(reads.flatMap((r) => r.scopes.map((scope) => this.key(scope))))];
     const connection = this.connection;
+    let byKey: Map<string, string | null>;
     try {
-      const tokens = await this.redis.mget(scopes.map((scope) => this.key(scope)));
-      // A reconnect while the command ran may have read a fresh server: count the answer as the new one's.
-      const epoch = Math.max(connection, this.connection);
-      return tokens.map((token) => `${epoch}:${token ?? '-'}`);
+      const tokens = await this.redis.mget(keys);
+      byKey = new Map(keys.map((key, i) => [key, tokens[i] ?? null]));
     } catch {
-      return undefined;
+      for (const r of reads) r.resolve(undefined);
+      return;
     }
+    // A reconnect while the command ran may have read a fresh server: count the answer as the new one's.
+    const epoch = Math.max(connection, this.connection);
+    for (const r of reads) r.resolve(r.scopes.map((scope) => `${epoch}:${byKey.get(this.key(scope)) ?? '-'}`));
   }
 
   async advance(scope: string): Promise<void> {

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { SYSTEM_ACTOR } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
+import { sha256Hex } from '../crypto/keys.js';
 import type { Decision } from '../guard/guard-types.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
 import type { GuardDecisionEntry } from './guard-log-store.js';
@@ -125,5 +125,5 @@ export class GuardEffects {
 }
 
 function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 24);
+  return sha256Hex(text).slice(0, 24);
 }

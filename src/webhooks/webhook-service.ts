@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { newSecret } from '../crypto/keys.js';
+import { newSecret, sha256Hex } from '../crypto/keys.js';
 import { ForbiddenError, NotFoundError, UnprocessableError } from '../errors.js';
 import type { Queues } from '../queues.js';
 import type { WebhookEvent, WebhookPublisher } from './webhook-publisher.js';
@@ -157,5 +157,5 @@ export class WebhookService implements WebhookPublisher {
 }
 
 function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return sha256Hex(text).slice(0, 32);
 }
