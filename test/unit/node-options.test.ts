@@ -11,6 +11,16 @@ function threadsWith(nodeOptions: string): number {
   return Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' }).trim());
 }
 
+/** The young generation's size (bytes) a Node process started with these NODE_OPTIONS grows to under allocation churn. */
+function youngGenerationWith(nodeOptions: string): number {
+  const script = [
+    'let keep = [];',
+    'for (let i = 0; i < 3e6; i++) { keep.push({ i }); if (keep.length > 2e5) keep = []; }',
+    "console.log(require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);",
+  ].join(' ');
+  return Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' }).trim());
+}
+
 describe('the service Node options (scripts/node-options)', () => {
   const callers = process.env.NODE_OPTIONS;
   afterEach(() => {
@@ -32,6 +42,14 @@ describe('the service Node options (scripts/node-options)', () => {
     expect(service).toBeLessThan(threadsWith(''));
     process.env.NODE_OPTIONS = '--v8-pool-size=4';
     expect(threadsWith(serviceNodeOptions())).toBe(threadsWith('--v8-pool-size=4'));
+  });
+
+  it("give the young generation more room than Node's default, unless the caller sets its own", () => {
+    delete process.env.NODE_OPTIONS;
+    const service = youngGenerationWith(serviceNodeOptions());
+    expect(service).toBeGreaterThan(youngGenerationWith(''));
+    process.env.NODE_OPTIONS = '--max-semi-space-size=8';
+    expect(youngGenerationWith(serviceNodeOptions())).toBeLessThan(service);
   });
 
   it('are what npm start and the image run the service with (both through scripts/serve.sh)', () => {
