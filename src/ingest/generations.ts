@@ -17,7 +17,8 @@ export interface Generations {
 }
 
 interface PendingRead {
-  scopes: readonly string[];
+  /** The Redis keys of the read's scopes, in order. */
+  keys: readonly string[];
   resolve: (tokens: string[] | undefined) => void;
 }
 
@@ -50,14 +51,14 @@ export class RedisGenerations implements Generations {
         this.pending = [];
         process.nextTick(() => void this.readPending());
       }
-      this.pending.push({ scopes, resolve });
+      this.pending.push({ keys: scopes.map((scope) => this.key(scope)), resolve });
     });
   }
 
   private async readPending(): Promise<void> {
     const reads = this.pending ?? [];
     this.pending = undefined;
-    const keys = [...new Set(reads.flatMap((r) => r.scopes.map((scope) => this.key(scope))))];
+    const keys = [...new Set(reads.flatMap((r) => r.keys))];
     const connection = this.connection;
     let byKey: Map<string, string | null>;
     try {
@@ -69,7 +70,7 @@ export class RedisGenerations implements Generations {
     }
     // A reconnect while the command ran may have read a fresh server: count the answer as the new one's.
     const epoch = Math.max(connection, this.connection);
-    for (const r of reads) r.resolve(r.scopes.map((scope) => `${epoch}:${byKey.get(this.key(scope)) ?? '-'}`));
+    for (const r of reads) r.resolve(r.keys.map((key) => `${epoch}:${byKey.get(key) ?? '-'}`));
   }
 
   async advance(scope: string): Promise<void> {
