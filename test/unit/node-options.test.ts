@@ -5,10 +5,14 @@ import { serviceNodeOptions } from '../helpers/ingest-server.js';
 
 const file = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
+/** The number a Node process started with these NODE_OPTIONS prints when it runs `script`. */
+function printedWith(nodeOptions: string, script: string): number {
+  return Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' }).trim());
+}
+
 /** Threads of a Node process started with these NODE_OPTIONS (Linux: one /proc entry per thread). */
 function threadsWith(nodeOptions: string): number {
-  const script = "setTimeout(() => console.log(require('node:fs').readdirSync('/proc/self/task').length), 100)";
-  return Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' }).trim());
+  return printedWith(nodeOptions, "setTimeout(() => console.log(require('node:fs').readdirSync('/proc/self/task').length), 100)");
 }
 
 /** The young generation's size (bytes) a Node process started with these NODE_OPTIONS grows to under allocation churn. */
@@ -18,7 +22,7 @@ function youngGenerationWith(nodeOptions: string): number {
     'for (let i = 0; i < 3e6; i++) { keep.push({ i }); if (keep.length > 2e5) keep = []; }',
     "console.log(require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);",
   ].join(' ');
-  return Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' }).trim());
+  return printedWith(nodeOptions, script);
 }
 
 describe('the service Node options (scripts/node-options)', () => {
