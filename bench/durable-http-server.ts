@@ -12,9 +12,7 @@ import { connectMongo } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
 import { apiWritePath } from './api-write-path.js';
-
-/** B1's documents go into the service's table under an app of their own (the drain check counts the service's). */
-const B1_APP_ID = 'com.bench.b1';
+import { B1_APP_ID } from './ingest-baselines.js';
 
 type Incoming = Pick<StoredEvent, 'type' | 'version' | 'channel' | 'platform' | 'nativeVersion' | 'osVersion'> & {
   eventId: string;

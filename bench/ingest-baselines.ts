@@ -72,7 +72,7 @@ function storedEvents(appId: string, count: number, pids: readonly string[]): St
  * table of the same size); else into a fresh collection with the same indexes as `events` (those of
  * `declared` the service builds on this server: see `indexesToBuild`), dropped afterwards.
  */
-export async function rawInsertMany(
+async function rawInsertMany(
   mongoUrl: string,
   declared: readonly IndexSpec[],
   seconds: number,
@@ -113,6 +113,18 @@ export async function rawInsertMany(
   } finally {
     await client.close();
   }
+}
+
+/**
+ * B2 as the benches take it: `rawInsertMany` with 1 and then 4 writers, 6 seconds each, printed; returns the
+ * faster. The indexes are those the service declares on `events`.
+ */
+export async function rawBaseline(mongoUrl: string, deviceCount: number, label: string, log: (line: string) => void, table?: string): Promise<number> {
+  const indexes = new MongoEventStore(mongoose.createConnection()).model.schema.indexes() as IndexSpec[];
+  const one = await rawInsertMany(mongoUrl, indexes, 6, 1, deviceCount, table);
+  const four = await rawInsertMany(mongoUrl, indexes, 6, 4, deviceCount, table);
+  log(`B2 raw insertMany ${label} (500/batch): 1 writer ${Math.round(one)} docs/s, 4 writers ${Math.round(four)} docs/s`);
+  return Math.max(one, four);
 }
 
 export interface StoreAtRate {
@@ -175,13 +187,45 @@ export interface DurableHttpAtRate {
   cpuPerBatchMs: number;
 }
 
+/** B1's documents go into the service's table under an app of their own (the drain check counts the service's). */
+export const B1_APP_ID = 'com.bench.b1';
+
+/** B1's server (bench/durable-http-server.ts) running in a process of its own. */
+export interface DurableHttpServer {
+  url: string;
+  /** Its CPU time so far (user + system), in ms. */
+  cpuMs(): number;
+  stop(): void;
+}
+
 /**
- * B1: the smallest durable ingest over HTTP (bench/durable-http-server.ts: node:http, JSON.parse, an HMAC
- * per device, the api's write path, 202 after the write) in its own process with the service's Node
- * options, fed the service bench's batches by the same open loop at a fixed rate, into the events table of
- * `mongoUrl` (under an app id of its own). A short unmeasured run first (a new process is slow until
- * compiled). What separates the service's p99 from B1's is the service's own work per batch: HTTP, the load
- * generator and the store are the same.
+ * Starts B1's server, the smallest durable ingest over HTTP (bench/durable-http-server.ts: node:http,
+ * JSON.parse, an HMAC per device, the api's write path, 202 after the write), in its own process with the
+ * service's Node options, writing into the events table of `mongoUrl` under an app id of its own.
+ */
+export async function startDurableHttpServer(mongoUrl: string): Promise<DurableHttpServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/durable-http-server.ts', mongoUrl, String(port)], {
+    env: { ...process.env, NODE_OPTIONS: serviceNodeOptions() },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const server = { url: `http://127.0.0.1:${port}`, cpuMs: () => processCpuMs(child.pid!), stop: () => void child.kill('SIGKILL') };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`B1's server exited (${code})`)));
+    });
+  } catch (err) {
+    server.stop();
+    throw err;
+  }
+  return server;
+}
+
+/**
+ * B1 at a fixed rate: its server fed the service bench's batches by the same open loop. A short unmeasured
+ * run first (a new process is slow until compiled). What separates the service's p99 from B1's is the
+ * service's own work per batch: HTTP, the load generator and the store are the same.
  */
 export async function durableHttpAtRate(
   mongoUrl: string,
@@ -189,25 +233,17 @@ export async function durableHttpAtRate(
   seconds: number,
   body: () => { body: string; ids: string[] },
 ): Promise<DurableHttpAtRate> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/durable-http-server.ts', mongoUrl, String(port)], {
-    env: { ...process.env, NODE_OPTIONS: serviceNodeOptions() },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const server = await startDurableHttpServer(mongoUrl);
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.once('data', () => resolve());
-      child.once('exit', (code) => reject(new Error(`B1's server exited (${code})`)));
-    });
-    const url = `http://127.0.0.1:${port}`;
+    const { url } = server;
     const rate = eventsPerSecond / BATCH;
     await openLoop({ url, ingestKey: 'b1', rate, seconds: 5, body });
-    const cpuBefore = processCpuMs(child.pid!);
+    const cpuBefore = server.cpuMs();
     const result = await openLoop({ url, ingestKey: 'b1', rate, seconds, body });
-    const cpuPerBatchMs = (processCpuMs(child.pid!) - cpuBefore) / Math.round(rate * seconds);
+    const cpuPerBatchMs = (server.cpuMs() - cpuBefore) / Math.round(rate * seconds);
     return { p50: result.p50, p99: result.p99, non2xx: result.non2xx, errors: result.errors, cpuPerBatchMs };
   } finally {
-    child.kill('SIGKILL');
+    server.stop();
   }
 }
 

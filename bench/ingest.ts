@@ -32,11 +32,10 @@
  * BENCH_WARM_UP_SECONDS (25).
  */
 import mongoose from 'mongoose';
-import type { IndexSpec } from '../src/connections.js';
-import { MongoEventStore } from '../src/ingest/event-store.js';
 import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
 import { freePort } from '../test/helpers/ingest-server.js';
-import { bareHttp, describeDurableHttpAtRate, describeStoreAtRate, durableHttpAtRate, rawInsertMany, storeAtRate } from './ingest-baselines.js';
+import { bareHttp, describeDurableHttpAtRate, describeStoreAtRate, durableHttpAtRate, rawBaseline, storeAtRate } from './ingest-baselines.js';
+import { closedLoopKnee, describe, round } from './ingest-ladder.js';
 import { load, openLoop, type LoadResult } from './ingest-load.js';
 import { BATCH, benchSettings, ServiceUnderTest } from './service-under-test.js';
 
@@ -48,29 +47,7 @@ const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 25);
 // Long enough that p99 rests on several slow spells, not on whether one happened to fall in the window:
 // at 10 s per level, one spell could decide it.
 const OPEN_LOOP_SECONDS = 30;
-const CONNECTION_STEPS = [1, 2, 4, 8, 16, 32, 64];
-
-const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-
-/** Two runs of one closed-loop step: throughputs and latencies averaged (p50/p99 as the mean of the two). */
-function meanOf(a: LoadResult, b: LoadResult): LoadResult {
-  const mean = (key: keyof LoadResult): number => (a[key] + b[key]) / 2;
-  return {
-    requestsPerSecond: mean('requestsPerSecond'),
-    accepted: a.accepted + b.accepted,
-    acceptedPerSecond: mean('acceptedPerSecond'),
-    p50: mean('p50'),
-    p99: mean('p99'),
-    mean: mean('mean'),
-    non2xx: a.non2xx + b.non2xx,
-    errors: a.errors + b.errors,
-  };
-}
-
-function describe(label: string, r: LoadResult): string {
-  return `${label}: ${round(r.acceptedPerSecond)} events/s (${round(r.requestsPerSecond)} req/s) p50=${r.p50}ms p99=${r.p99}ms mean=${round(r.mean, 1)}ms non2xx=${r.non2xx} errors=${r.errors}`;
-}
 
 async function main(): Promise<void> {
   const service = new ServiceUnderTest();
@@ -81,14 +58,7 @@ async function main(): Promise<void> {
   const b0 = await bareHttp(await freePort(), devices, 6);
   log(describe('B0 bare node:http 202 (32 connections)', { ...b0, acceptedPerSecond: b0.requestsPerSecond * BATCH }));
 
-  const indexes = new MongoEventStore(mongoose.createConnection()).model.schema.indexes() as IndexSpec[];
-  const rawBaseline = async (label: string, table?: string): Promise<number> => {
-    const one = await rawInsertMany(mongoUrl, indexes, 6, 1, devices.length, table);
-    const four = await rawInsertMany(mongoUrl, indexes, 6, 4, devices.length, table);
-    log(`B2 raw insertMany ${label} (500/batch): 1 writer ${round(one)} docs/s, 4 writers ${round(four)} docs/s`);
-    return Math.max(one, four);
-  };
-  const b2Fresh = await rawBaseline('into a fresh collection with the same indexes as events (reference)');
+  const b2Fresh = await rawBaseline(mongoUrl, devices.length, 'into a fresh collection with the same indexes as events (reference)', log);
 
   // The bench's own view of the database: indexes built, table size, the drain check.
   const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
@@ -99,7 +69,7 @@ async function main(): Promise<void> {
     const built = (await events.indexes()).map((index) => index.name);
     log(`the service built these indexes on events (B2 builds the same): ${built.join(', ')}`);
     const { url, ingestKey } = service;
-    const run = async (label: string, connections: number, seconds: number): Promise<LoadResult> => {
+    const run = async (label: string, connections: number, seconds = STEP_SECONDS): Promise<LoadResult> => {
       await service.settle();
       const result = await load({ url, ingestKey, connections, seconds, body, acknowledged });
       accepted += result.accepted;
@@ -110,40 +80,10 @@ async function main(): Promise<void> {
     await run(`warm-up to a steady-state table (8 connections, ${WARM_UP_SECONDS} s)`, 8, WARM_UP_SECONDS);
     // B2 into the service's own events table, just before and just after the ladder: the knee and its
     // baseline are then measured on the same table sizes.
-    const b2Before = await rawBaseline(`into the service's events table, before the closed loop (${await events.estimatedDocumentCount()} events stored)`, 'events');
-    // Closed loop with more and more connections until throughput stops growing (< 5% twice in a row, from 16 on).
-    const ascending: Array<{ result: LoadResult; connections: number }> = [];
-    let highest = 0;
-    let flat = 0;
-    for (const connections of CONNECTION_STEPS) {
-      const result = await run(`closed loop, ${connections} connections`, connections, STEP_SECONDS);
-      ascending.push({ result, connections });
-      const grew = result.acceptedPerSecond > highest * 1.05;
-      highest = Math.max(highest, result.acceptedPerSecond);
-      flat = grew ? 0 : flat + 1;
-      if (flat >= 2 && connections >= 16) break; // below 16 a flat step is usually noise: the database still has idle capacity
-    }
-    // The same steps again in reverse order, and each step is the mean of its two runs. The table grows by
-    // about a million events over the ladder and inserts slow down as it grows, so one ascending pass
-    // measures the larger connection counts on a slower table; the mirrored order cancels that drift (an
-    // ABBA design) and the second run halves the noise of a 5-second step.
-    const steps: Array<{ result: LoadResult; connections: number }> = [];
-    for (const { connections, result: first } of [...ascending].reverse()) {
-      const second = await run(`closed loop, ${connections} connections (descending)`, connections, STEP_SECONDS);
-      steps.unshift({ connections, result: meanOf(first, second) });
-    }
-    for (const { connections, result } of steps) log(`closed loop, ${connections} connections, mean of both runs: ${round(result.acceptedPerSecond)} events/s, mean latency ${round(result.mean, 1)} ms`);
-    const b2After = await rawBaseline(`into the service's events table, after the closed loop (${await events.estimatedDocumentCount()} events stored)`, 'events');
-    const best = steps.reduce((a, b) => (b.result.acceptedPerSecond > a.result.acceptedPerSecond ? b : a)).result;
-    const knee = steps.find((step, i) => i + 1 < steps.length && steps[i + 1]!.result.acceptedPerSecond < step.result.acceptedPerSecond * 1.05) ?? steps.at(-1)!;
-    const power = (r: LoadResult): number => r.acceptedPerSecond / Math.max(r.mean, 0.1);
-    const powerPeak = steps.reduce((a, b) => (power(b.result) > power(a.result) ? b : a));
+    const b2Before = await rawBaseline(mongoUrl, devices.length, `into the service's events table, before the closed loop (${await events.estimatedDocumentCount()} events stored)`, log, 'events');
+    const { knee, nominal } = await closedLoopKnee(run, log);
+    const b2After = await rawBaseline(mongoUrl, devices.length, `into the service's events table, after the closed loop (${await events.estimatedDocumentCount()} events stored)`, log, 'events');
     const capacity = knee.result.acceptedPerSecond;
-    const nominal = best.acceptedPerSecond;
-    log(
-      `knee (doubling the connections adds < 5%): ${round(capacity)} events/s at ${knee.connections} connections; ` +
-        `nominal capacity (highest throughput): ${round(nominal)} events/s; highest power: ${round(powerPeak.result.acceptedPerSecond)} events/s at ${powerPeak.connections}`,
-    );
     const fixed = async (label: string, eventsPerSecond: number): Promise<LoadResult> => {
       const rate = Math.max(1, eventsPerSecond / BATCH);
       const { result, server: view, cpuMs } = await service.window(() => openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged }));
