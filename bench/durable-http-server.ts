@@ -1,10 +1,11 @@
 /**
- * B1's server (bench/ingest-baselines.ts, `durableHttpAtRate`): the smallest durable ingest over HTTP.
+ * B1's server (bench/ingest-baselines.ts, `startDurableHttpServer`): the smallest durable ingest over HTTP.
  * node:http, JSON.parse, one HMAC per device (cached), the documents ingest stores, and the api's own write
  * path (CoalescingEventWriter and MongoEventStore on a write lane, as `createIngestModule` builds them);
  * 202 once the write is durable. No validation, consent, suppression, rate limits, Redis, device state,
  * metrics, express or logging: what any durable HTTP ingest on this machine pays at the least.
- * Usage: node --import tsx bench/durable-http-server.ts <mongodb url> <port>; prints `ready` when listening.
+ * Usage: node --import tsx bench/durable-http-server.ts <mongodb url> <port> <app id>; prints `ready` when
+ * listening. The documents carry the given app id (B1_APP_ID in bench/ingest-baselines.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
@@ -12,7 +13,6 @@ import { connectMongo } from '../src/connections.js';
 import { MongoEventStore } from '../src/ingest/event-store.js';
 import { eventDocId, type StoredEvent } from '../src/ingest/stored-event.js';
 import { apiWritePath } from './api-write-path.js';
-import { B1_APP_ID } from './ingest-baselines.js';
 
 type Incoming = Pick<StoredEvent, 'type' | 'version' | 'channel' | 'platform' | 'nativeVersion' | 'osVersion'> & {
   eventId: string;
@@ -21,8 +21,8 @@ type Incoming = Pick<StoredEvent, 'type' | 'version' | 'channel' | 'platform' | 
 };
 
 async function main(): Promise<void> {
-  const [mongoUrl, port] = process.argv.slice(2);
-  const connection = await connectMongo(mongoUrl!);
+  const [mongoUrl, port, appId] = process.argv.slice(2) as [string, string, string];
+  const connection = await connectMongo(mongoUrl);
   const writer = await apiWritePath(connection, new MongoEventStore(connection));
   const key = randomBytes(32);
   const pids = new Map<string, string>();
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
         docs = events.map((e) => {
           const pid = pidOf(e.deviceId);
           const { type, version, channel, platform, nativeVersion, osVersion } = e;
-          return { _id: eventDocId(B1_APP_ID, pid, e.eventId), appId: B1_APP_ID, pid, type, version, channel, platform, occurredAt: new Date(e.occurredAt), receivedAt, nativeVersion, osVersion };
+          return { _id: eventDocId(appId, pid, e.eventId), appId, pid, type, version, channel, platform, occurredAt: new Date(e.occurredAt), receivedAt, nativeVersion, osVersion };
         });
       } catch {
         return answer(res, 400, '{"error":"malformed"}');

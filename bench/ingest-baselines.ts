@@ -205,7 +205,7 @@ export interface DurableHttpServer {
  */
 export async function startDurableHttpServer(mongoUrl: string): Promise<DurableHttpServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/durable-http-server.ts', mongoUrl, String(port)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/durable-http-server.ts', mongoUrl, String(port), B1_APP_ID], {
     env: { ...process.env, NODE_OPTIONS: serviceNodeOptions() },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
