@@ -5,7 +5,7 @@
  * validation, consent, suppression, rate limits, Redis, device state, metrics or framework. bench:ingest
  * measures it only at the service's own 80% level; here it gets its own knee, found the same way: B2 into a
  * fresh collection and into B1's table before and after the ladder, a warm-up (BENCH_WARM_UP_SECONDS, 25 s,
- * 8 connections), the mirrored closed-loop ladder and its knee (bench/ingest-ladder.ts), the open loop at
+ * 8 connections), the mirrored closed-loop ladder and its knee (bench/ingest-protocol.ts), the open loop at
  * 50% and 80% of the knee (30 s each, latency from the planned send time), B3 at the 80% rate, and the drain
  * check. Its last line has the service's form, for B1:
  * `b1 events_per_s=<n> ratio_to_insertMany=<r> p99_ms_at_80=<ms>`.
@@ -14,16 +14,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
-import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
+import type { StoredEvent } from '../src/ingest/stored-event.js';
 import { dropDatabase } from '../test/helpers/test-context.js';
-import { B1_APP_ID, describeStoreAtRate, rawBaseline, startDurableHttpServer, storeAtRate } from './ingest-baselines.js';
-import { closedLoopKnee, describe, round } from './ingest-ladder.js';
+import { B1_APP_ID, describeStoreAtRate, rawBaseline, startDurableHttpServer, storeAtRate, type DurableHttpServer } from './ingest-baselines.js';
+import { closedLoopKnee, describe, drained, OPEN_LOOP_SECONDS, round, WARM_UP_SECONDS } from './ingest-protocol.js';
 import { batchBody, load, openLoop, type LoadResult } from './ingest-load.js';
 import { BATCH, benchSettings } from './service-under-test.js';
 
-const STEP_SECONDS = 5;
-const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 25);
-const OPEN_LOOP_SECONDS = 30;
 /** B1 reports no work in flight; after a closed-loop run it finishes the requests autocannon abandoned. */
 const SETTLE_MS = 500;
 
@@ -38,15 +35,16 @@ async function main(): Promise<void> {
   log(`B1 under the ingest protocol: batches of ${BATCH} events from one device each, ${devices.length} devices, ${mongoUrl}`);
 
   const b2Fresh = await rawBaseline(mongoUrl, devices.length, 'into a fresh collection with the same indexes as events (reference)', log);
-  const server = await startDurableHttpServer(mongoUrl);
   const client = await mongoose.mongo.MongoClient.connect(mongoUrl);
   const events = client.db().collection<Pick<StoredEvent, '_id' | 'appId'>>('events');
   const stored = (): Promise<number> => events.estimatedDocumentCount();
+  let server: DurableHttpServer | undefined;
   try {
-    const { url } = server;
+    server = await startDurableHttpServer(mongoUrl);
+    const { url, cpuMs } = server;
     const ingestKey = 'b1';
     let accepted = 0;
-    const run = async (label: string, connections: number, seconds = STEP_SECONDS): Promise<LoadResult> => {
+    const run = async (label: string, connections: number, seconds: number): Promise<LoadResult> => {
       await pause(SETTLE_MS);
       const result = await load({ url, ingestKey, connections, seconds, body, acknowledged });
       accepted += result.accepted;
@@ -61,10 +59,10 @@ async function main(): Promise<void> {
     const fixed = async (label: string, eventsPerSecond: number): Promise<LoadResult> => {
       await pause(SETTLE_MS);
       const rate = Math.max(1, eventsPerSecond / BATCH);
-      const cpuBefore = server.cpuMs();
+      const cpuBefore = cpuMs();
       const result = await openLoop({ url, ingestKey, rate, seconds: OPEN_LOOP_SECONDS, body, acknowledged });
       accepted += result.accepted;
-      log(`${describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result)}; B1's CPU ${((server.cpuMs() - cpuBefore) / (rate * OPEN_LOOP_SECONDS)).toFixed(2)} ms per batch`);
+      log(`${describe(`open loop at ${label} (${round(rate, 1)} req/s)`, result)}; B1's CPU ${((cpuMs() - cpuBefore) / (rate * OPEN_LOOP_SECONDS)).toFixed(2)} ms per batch`);
       return result;
     };
     const at50 = await fixed('50% of the knee', capacity * 0.5);
@@ -73,10 +71,7 @@ async function main(): Promise<void> {
     const b3 = await storeAtRate(mongoUrl, capacity * 0.8, OPEN_LOOP_SECONDS, devices.length);
     log(`B3 the api's write path alone at 80% of B1's knee, in-process, open loop: ${describeStoreAtRate(b3)}`);
 
-    const ids = new Set((await events.find({ appId: B1_APP_ID }, { projection: { _id: 1, appId: 1 } }).toArray()).map(eventIdOf));
-    const lost = [...acknowledged].filter((id) => !ids.has(id)).length;
-    const ok = lost === 0 && accepted === acknowledged.size;
-    log(`drained: ${acknowledged.size} events acknowledged (202), ${accepted} reported accepted, ${ids.size} stored; lost=${lost} duplicated=${acknowledged.size - accepted} -> ${ok ? 'OK' : 'FAILED'}`);
+    const ok = await drained(events, B1_APP_ID, acknowledged, accepted, log);
     const b2 = (b2Before + b2After) / 2;
     log(
       `B2 (mean of before and after the closed loop, into B1's table): ${round(b2)} docs/s; into a fresh collection: ${round(b2Fresh)} docs/s; ` +
@@ -85,7 +80,7 @@ async function main(): Promise<void> {
     if (!ok) process.exitCode = 1;
     log(`b1 events_per_s=${round(capacity)} ratio_to_insertMany=${round(capacity / b2, 3)} p99_ms_at_80=${at80.p99}`);
   } finally {
-    server.stop();
+    server?.stop();
     await client.close();
     await dropDatabase(mongoUrl).catch(() => undefined);
   }

@@ -32,21 +32,13 @@
  * BENCH_WARM_UP_SECONDS (25).
  */
 import mongoose from 'mongoose';
-import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
+import type { StoredEvent } from '../src/ingest/stored-event.js';
 import { freePort } from '../test/helpers/ingest-server.js';
 import { bareHttp, describeDurableHttpAtRate, describeStoreAtRate, durableHttpAtRate, rawBaseline, storeAtRate } from './ingest-baselines.js';
-import { closedLoopKnee, describe, round } from './ingest-ladder.js';
+import { closedLoopKnee, describe, drained, OPEN_LOOP_SECONDS, round, WARM_UP_SECONDS } from './ingest-protocol.js';
 import { load, openLoop, type LoadResult } from './ingest-load.js';
 import { BATCH, benchSettings, ServiceUnderTest } from './service-under-test.js';
 
-const STEP_SECONDS = 5;
-// The knee is measured on a table already near the size the open-loop levels run on: an insert into a
-// fresh, small collection is cheaper (its index pages are fewer and cached), and a knee found there is
-// more than the service sustains once the table holds a million events.
-const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 25);
-// Long enough that p99 rests on several slow spells, not on whether one happened to fall in the window:
-// at 10 s per level, one spell could decide it.
-const OPEN_LOOP_SECONDS = 30;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
@@ -69,7 +61,7 @@ async function main(): Promise<void> {
     const built = (await events.indexes()).map((index) => index.name);
     log(`the service built these indexes on events (B2 builds the same): ${built.join(', ')}`);
     const { url, ingestKey } = service;
-    const run = async (label: string, connections: number, seconds = STEP_SECONDS): Promise<LoadResult> => {
+    const run = async (label: string, connections: number, seconds: number): Promise<LoadResult> => {
       await service.settle();
       const result = await load({ url, ingestKey, connections, seconds, body, acknowledged });
       accepted += result.accepted;
@@ -107,13 +99,7 @@ async function main(): Promise<void> {
 
     // Drain: autocannon abandons the requests in flight when a run ends; the server still finishes them.
     await service.settle();
-    const stored = new Set((await events.find({ appId: service.appId }, { projection: { _id: 1, appId: 1 } }).toArray()).map(eventIdOf));
-    const lost = [...acknowledged].filter((id) => !stored.has(id)).length;
-    const ok = lost === 0 && accepted === acknowledged.size;
-    log(
-      `drained: ${acknowledged.size} events acknowledged (202), ${accepted} of them reported accepted, ${stored.size} stored ` +
-        `(${stored.size - acknowledged.size + lost} from batches cut off unanswered at the end of a run); lost=${lost} duplicated=${acknowledged.size - accepted} -> ${ok ? 'OK' : 'FAILED'}`,
-    );
+    const ok = await drained(events, service.appId, acknowledged, accepted, log);
     const b2 = (b2Before + b2After) / 2;
     log(
       `B2 (the faster writer count, mean of before and after the closed loop, into the service's table): ${round(b2)} docs/s; ` +

@@ -1,11 +1,21 @@
 /**
- * The closed-loop half of the ingest protocol (DESIGN.md, Performance protocol), shared by bench:ingest
- * (the service) and bench:ingest:b1 (B1 under the same protocol): the mirrored ladder of connection counts
- * and the knee read off it.
+ * The ingest protocol's shared parts (DESIGN.md, Performance protocol), used by bench:ingest (the service)
+ * and bench:ingest:b1 (B1 under the same protocol): its durations, the mirrored ladder of connection counts
+ * and the knee read off it, and the drain check.
  */
+import type { Collection } from 'mongodb';
+import { eventIdOf, type StoredEvent } from '../src/ingest/stored-event.js';
 import type { LoadResult } from './ingest-load.js';
 
 const CONNECTION_STEPS = [1, 2, 4, 8, 16, 32, 64];
+const STEP_SECONDS = 5;
+// The knee is measured on a table already near the size the open-loop levels run on: an insert into a
+// fresh, small collection is cheaper (its index pages are fewer and cached), and a knee found there is
+// more than the service sustains once the table holds a million events.
+export const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 25);
+// Long enough that p99 rests on several slow spells, not on whether one happened to fall in the window:
+// at 10 s per level, one spell could decide it.
+export const OPEN_LOOP_SECONDS = 30;
 
 export const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
 
@@ -52,12 +62,15 @@ export interface Knee {
  * would measure the larger connection counts on a slower table; the mirrored order cancels that drift (an
  * ABBA design) and the second run halves the noise of a short step.
  */
-export async function closedLoopKnee(run: (label: string, connections: number) => Promise<LoadResult>, log: (line: string) => void): Promise<Knee> {
+export async function closedLoopKnee(
+  run: (label: string, connections: number, seconds: number) => Promise<LoadResult>,
+  log: (line: string) => void,
+): Promise<Knee> {
   const ascending: Step[] = [];
   let highest = 0;
   let flat = 0;
   for (const connections of CONNECTION_STEPS) {
-    const result = await run(`closed loop, ${connections} connections`, connections);
+    const result = await run(`closed loop, ${connections} connections`, connections, STEP_SECONDS);
     ascending.push({ result, connections });
     const grew = result.acceptedPerSecond > highest * 1.05;
     highest = Math.max(highest, result.acceptedPerSecond);
@@ -66,7 +79,7 @@ export async function closedLoopKnee(run: (label: string, connections: number) =
   }
   const steps: Step[] = [];
   for (const { connections, result: first } of [...ascending].reverse()) {
-    const second = await run(`closed loop, ${connections} connections (descending)`, connections);
+    const second = await run(`closed loop, ${connections} connections (descending)`, connections, STEP_SECONDS);
     steps.unshift({ connections, result: meanOf(first, second) });
   }
   for (const { connections, result } of steps) log(`closed loop, ${connections} connections, mean of both runs: ${round(result.acceptedPerSecond)} events/s, mean latency ${round(result.mean, 1)} ms`);
@@ -79,4 +92,26 @@ export async function closedLoopKnee(run: (label: string, connections: number) =
       `nominal capacity (highest throughput): ${round(best.result.acceptedPerSecond)} events/s; highest power: ${round(powerPeak.result.acceptedPerSecond)} events/s at ${powerPeak.connections}`,
   );
   return { steps, knee, nominal: best.result.acceptedPerSecond, powerPeak };
+}
+
+/**
+ * The drain check, once the server has finished the requests a run abandoned: every event answered 202 is
+ * stored under `appId`, and the answers reported each of them accepted exactly once (`accepted`, their
+ * sum). Logs the outcome; returns whether it held.
+ */
+export async function drained(
+  events: Collection<Pick<StoredEvent, '_id' | 'appId'>>,
+  appId: string,
+  acknowledged: ReadonlySet<string>,
+  accepted: number,
+  log: (line: string) => void,
+): Promise<boolean> {
+  const stored = new Set((await events.find({ appId }, { projection: { _id: 1, appId: 1 } }).toArray()).map(eventIdOf));
+  const lost = [...acknowledged].filter((id) => !stored.has(id)).length;
+  const ok = lost === 0 && accepted === acknowledged.size;
+  log(
+    `drained: ${acknowledged.size} events acknowledged (202), ${accepted} of them reported accepted, ${stored.size} stored ` +
+      `(${stored.size - acknowledged.size + lost} from batches cut off unanswered at the end of a run); lost=${lost} duplicated=${acknowledged.size - accepted} -> ${ok ? 'OK' : 'FAILED'}`,
+  );
+  return ok;
 }
