@@ -9,7 +9,7 @@
  * 50% and 80% of the knee (30 s each, latency from the planned send time), B3 at the 80% rate, and the drain
  * check. Its last line has the service's form, for B1:
  * `b1 events_per_s=<n> ratio_to_insertMany=<r> p99_ms_at_80=<ms>`.
- * If B1 misses a bar here, no ingest on this write path, machine and database can meet it.
+ * If B1 misses a bar in a run, no ingest on this write path could have met it on this machine in those minutes.
  * Env: BENCH_MONGO_BASE, BENCH_DEVICES (1000), BENCH_WARM_UP_SECONDS.
  */
 import { randomUUID } from 'node:crypto';
